@@ -1,0 +1,85 @@
+"""Settings: the one place that reads the environment (prefix ``COMMUNIQUE_``).
+
+Defaults run embedded: a SQLite file in the working directory and in-process execution of the tasks.
+Set ``COMMUNIQUE_DATABASE_URL`` to a Postgres URL (``postgresql+psycopg://...``) and
+``COMMUNIQUE_BROKER_URL`` to a Redis URL to run distributed on Celery workers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "reset_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMMUNIQUE_", extra="ignore")
+
+    database_url: str = "sqlite:///communique.db"
+    broker_url: str | None = None
+    result_backend: str | None = None
+    sources: Path | None = Field(default=None, description="YAML source registry; default: the bundled one")
+    rules: Path | None = None
+
+    # Fetching
+    allow_private_networks: str = Field(
+        default="false",
+        description="'true' allows every private/loopback address; or a comma-separated list of networks",
+    )
+    user_agent: str = "Communique/0.1 (+https://github.com/communique-news/communique; diplomatic news monitor)"
+    fetch_deadline_s: float = 30.0
+    fetch_read_timeout_s: float = 10.0
+    max_redirects: int = 5
+    max_body_bytes: int = 15 * 1024 * 1024
+    host_spacing_s: float = 2.0
+    respect_robots: bool = True
+
+    # Celery policy. Every time limit and retry delay stays below the visibility timeout (tested).
+    visibility_timeout_s: int = 3600
+    task_soft_time_limit_s: int = 300
+    task_time_limit_s: int = 360
+    task_max_retries: int = 8
+    retry_backoff_max_s: int = 900
+    max_deliveries: int = 5
+
+    # Loop
+    tick_seconds: float = 60.0
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _check_networks(cls, v: str) -> str:
+        v = v.strip()
+        if v.lower() in {"true", "false", "1", "0", "yes", "no", ""}:
+            return v.lower()
+        for part in v.split(","):
+            ipaddress.ip_network(part.strip(), strict=False)
+        return v
+
+    @property
+    def private_networks_allowed(self) -> bool | list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """True (all allowed), False (none), or the explicit list of allowed networks."""
+        v = self.allow_private_networks
+        if v in {"true", "1", "yes"}:
+            return True
+        if v in {"false", "0", "no", ""}:
+            return False
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in v.split(",")]
+
+    @property
+    def distributed(self) -> bool:
+        return bool(self.broker_url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment before first use)."""
+    get_settings.cache_clear()
