@@ -1,8 +1,8 @@
 """`communique demo`: a local server plays two sample sources; the real pipeline runs against it.
 
-The sample pages in ``demo_data/`` were written for the demo in the style of ministry releases. The server binds
-to 127.0.0.1 on a free port, so the demo works offline on a fresh clone. The demo enables private networks for
-itself only (its own server is on loopback); nothing else is reachable that way.
+The sample pages in ``demo_data/`` were written for the demo in the style of ministry releases.
+The server binds to 127.0.0.1 on a free port, so the demo works offline on a fresh clone. The demo
+allows only that loopback address as a private network; everything else stays blocked.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _describe(rec: dict[str, object]) -> str:
 
 
 def run_demo(workdir: Path | None = None, as_json: bool = False) -> int:
-    """Serve the sample sources, run one full pipeline cycle on a fresh SQLite file, print the meetings stored."""
+    """Serve the sample sources, run one pipeline cycle on a fresh SQLite file, print the meetings."""
     from services.core import pipeline
     from services.core.settings import Settings
     from services.fetcher.sources import load_sources

@@ -43,7 +43,14 @@ ROLES: tuple[str, ...] = (
     "org_head",
     "official",
 )
-LEVELS: tuple[str, ...] = ("head_of_state", "head_of_government", "minister", "deputy_minister", "ambassador", "other")
+LEVELS: tuple[str, ...] = (
+    "head_of_state",
+    "head_of_government",
+    "minister",
+    "deputy_minister",
+    "ambassador",
+    "other",
+)
 MODES: tuple[str, ...] = ("in_person", "phone", "video")
 
 _ROLE_LEVEL = {
@@ -82,7 +89,7 @@ class FetchedDoc:
 
 @dataclass(frozen=True, slots=True)
 class ArticleSelectors:
-    """CSS selectors of a source's article pages (from its definition). Empty fields fall back to the extractor."""
+    """CSS selectors of a source's article pages. Empty fields fall back to the general extractor."""
 
     title: str | None = None
     body: str | None = None
@@ -151,7 +158,7 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class MeetingClaim:
-    """One meeting as stated by one report. ``explain`` says which cue, title and registry entry produced it."""
+    """One meeting as one report states it. ``explain``: the cue, title and registry entry behind it."""
 
     participants: tuple[Participant, ...]
     date: date | None

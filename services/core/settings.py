@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         default="false",
         description="'true' allows every private/loopback address; or a comma-separated list of networks",
     )
-    user_agent: str = "Communique/0.1 (+https://github.com/communique-news/communique; diplomatic news monitor)"
+    user_agent: str = "Communique/0.1 (+https://github.com/communique-news/communique)"
     fetch_deadline_s: float = 30.0
     fetch_read_timeout_s: float = 10.0
     max_redirects: int = 5
@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     # Loop
     tick_seconds: float = 60.0
+    stale_after_s: int = Field(
+        default=900, description="a document whose next stage has not run for this long is sent to it again"
+    )
 
     @field_validator("allow_private_networks")
     @classmethod
@@ -73,6 +76,19 @@ class Settings(BaseSettings):
     @property
     def distributed(self) -> bool:
         return bool(self.broker_url)
+
+    # Alerts (services/alerts). Webhook retries span days: the outbox relay, not Celery countdowns.
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "communique@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_s: float = 30.0
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 10
+    webhook_max_client_error_attempts: int = 3
 
 
 @lru_cache(maxsize=1)
