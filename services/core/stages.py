@@ -1,0 +1,371 @@
+"""The pipeline's service layer: one function per stage, called by the thin tasks with a unit of work.
+
+    dispatch_due     due sources -> fetcher.poll_source, once per (source, slot); documents whose next
+                     stage never ran (a message lost in a broker restart) -> that stage again
+    poll_source      conditional GET of the feed or listing -> pending documents (one per canonical URL)
+    fetch_document   guarded GET -> body, headers, sha256 -> parser.parse_document
+    parse_document   article + meeting claims (as records) on the document row -> store.store_claims
+    store_claims     merge/upsert meetings, link the report, outbox row: one transaction
+
+Every function is idempotent: it checks the row's state first and does nothing (or only re-sends the next
+stage) when its work is already done. The functions flush; the caller commits. I/O seams (the HTTP client,
+the poller, the extractor) are parameters, so unit tests drive them with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
+
+from services.core.domain import FetchedDoc
+from services.fetcher import schedule
+from services.fetcher.canonical import canonical_url
+from services.fetcher.feeds import FeedError
+from services.fetcher.http import DeadlineExceeded, FetchError, HTTPStatusError
+from services.fetcher.listing import ListingEmpty
+from services.fetcher.sources import SourceDef
+from services.parser.errors import ParseError
+from services.store import merge
+from services.store.models import DocumentRow, SourceRow
+from services.store.uow import UnitOfWork
+
+__all__ = [
+    "Extract",
+    "Http",
+    "Poll",
+    "default_extract",
+    "default_poll",
+    "dispatch_due",
+    "fetch_document",
+    "is_transient_fetch_error",
+    "parse_document",
+    "poll_source",
+    "store_claims",
+]
+
+log = logging.getLogger(__name__)
+_rng = random.Random()
+
+
+class Http(Protocol):
+    """What the stages need of ``services.fetcher.http.GuardedClient``."""
+
+    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedDoc: ...
+
+
+class Item(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def guid(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def published(self) -> Any: ...
+
+
+class PollOutcome(Protocol):
+    @property
+    def not_modified(self) -> bool: ...
+    @property
+    def items(self) -> Sequence[Item]: ...
+    @property
+    def etag(self) -> str | None: ...
+    @property
+    def last_modified(self) -> str | None: ...
+
+
+Poll = Callable[[SourceDef, Any, "str | None", "str | None"], PollOutcome]
+"""``services.fetcher.poll.poll_source``: (source, client, etag, last_modified) -> result."""
+
+Extract = Callable[[bytes, SourceDef | None, DocumentRow], list[dict[str, Any]]]
+"""A fetched document -> schema-shaped meeting records; raises ``ParseError`` for bad input only."""
+
+
+def default_poll(source: SourceDef, client: Any, etag: str | None, last_modified: str | None) -> PollOutcome:
+    """The fetcher's poller (feed or listing page, conditional GET)."""
+    from services.fetcher.poll import poll_source as poll
+
+    return poll(source, client, etag, last_modified)
+
+
+def default_extract(body: bytes, source: SourceDef | None, doc: DocumentRow) -> list[dict[str, Any]]:
+    """The parser: the article (the source's selectors first, hints from the feed), then its meeting
+    claims."""
+    from services.parser.article import extract_article
+    from services.parser.extract import extract_meetings, record_for
+
+    article = extract_article(
+        body,
+        url=doc.final_url or doc.url,
+        selectors=source.article if source else None,
+        title=doc.title_hint,
+        published=doc.published_hint.date() if doc.published_hint else None,
+        language=source.language if source else None,
+        publisher=(source.publisher or source.name) if source else None,
+        source_country=source.country if source else None,
+    )
+    return [record_for(claim, article) for claim in extract_meetings(article)]
+
+
+def is_transient_fetch_error(exc: BaseException) -> bool:
+    """Worth retrying soon: overloaded or rate-limiting servers and timeouts; not blocks, caps or 4xx."""
+    if isinstance(exc, HTTPStatusError):
+        return exc.status >= 500 or exc.status in (408, 425, 429)
+    if isinstance(exc, DeadlineExceeded):
+        return True
+    # A bare FetchError is a network or protocol failure (connection refused, reset): transient.
+    return type(exc) is FetchError
+
+
+def _definition(row: SourceRow) -> SourceDef:
+    return SourceDef.model_validate(row.definition)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    polls: int
+    resent: int
+
+
+def dispatch_due(
+    uow: UnitOfWork, now: datetime, *, stale_after: timedelta, force: bool = False
+) -> DispatchResult:
+    """Send a poll for every due source (every enabled one with ``force``), once per (source, slot).
+
+    The slot is the due time the dispatcher saw: a second beat, or a re-sent dispatch, sees the same due time
+    and collides on the (source, slot) key; the first one has already moved ``next_check_at`` on. Documents
+    whose next stage has not run for ``stale_after`` get it sent again.
+    """
+    if not uow.sources.try_dispatch_lock():
+        return DispatchResult(0, 0)
+    rows = (
+        [r for r in uow.sources.all() if r.enabled and r.state != "disabled"]
+        if force
+        else uow.sources.due(now)
+    )
+    polls = 0
+    for row in rows:
+        due = row.next_check_at or now
+        slot = int(now.timestamp()) if force else int(due.timestamp())
+        if not uow.sources.claim_slot(row.id, slot, now):
+            continue
+        row.next_check_at = schedule.next_check_at(
+            now, _definition(row), consecutive_errors=row.consecutive_errors, rng=_rng
+        )
+        uow.defer("fetcher.poll_source", row.id)
+        polls += 1
+    stalled = uow.documents.stalled(now - stale_after)
+    for doc_id, stage in stalled:
+        uow.defer(_STAGE_TASK[stage], doc_id)
+    uow.documents.touch([d for d, _ in stalled], now)
+    uow.session.flush()
+    return DispatchResult(polls, len(stalled))
+
+
+_STAGE_TASK = {
+    "fetch": "fetcher.fetch_document",
+    "parse": "parser.parse_document",
+    "store": "store.store_claims",
+}
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value is not None and hasattr(value, "isoformat"):  # a date
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    return None
+
+
+def _record_poll_failure(row: SourceRow, source: SourceDef, exc: Exception, now: datetime) -> None:
+    """Error, counters, state and a backed-off next check on the source row
+    (``services.fetcher.schedule``)."""
+    status = exc.status if isinstance(exc, HTTPStatusError) else None
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    kind = schedule.classify_error(status, retry_after)
+    if kind == "hold" and retry_after is not None:
+        # The server asked for a pause: not a failure of the source.
+        row.next_check_at = schedule.host_hold_until(now, retry_after)
+        return
+    if isinstance(exc, ListingEmpty):
+        row.consecutive_empty += 1
+    else:
+        row.consecutive_errors += 1
+    row.state = schedule.source_state(
+        enabled=row.enabled,
+        gone=kind == "gone",
+        consecutive_errors=row.consecutive_errors,
+        consecutive_empty=row.consecutive_empty,
+    )
+    row.next_check_at = schedule.next_check_at(
+        now, source, consecutive_errors=max(row.consecutive_errors, row.consecutive_empty), rng=_rng
+    )
+
+
+def poll_source(uow: UnitOfWork, source_id: str, client: Http, poll: Poll, now: datetime) -> int:
+    """Poll one source with its stored validators; new item URLs become pending documents.
+
+    A failed poll is recorded on the source (error, counter, state, a backed-off ``next_check_at``), never
+    raised: the schedule is the retry. Returns the number of documents sent to fetch.
+    """
+    row = uow.sources.get(source_id)
+    if row is None or not row.enabled:
+        return 0
+    source = _definition(row)
+    row.last_polled_at = now
+    try:
+        result = poll(source, client, row.etag, row.last_modified)
+    except (FetchError, FeedError, ParseError) as exc:
+        _record_poll_failure(row, source, exc, now)
+        log.warning("poll %s failed (%d in a row): %s", source_id, row.consecutive_errors, row.last_error)
+        uow.session.flush()
+        return 0
+    row.consecutive_errors = 0
+    row.consecutive_empty = 0
+    row.state = schedule.source_state(enabled=row.enabled)
+    row.last_error = None
+    row.last_success_at = now
+    row.etag = result.etag or row.etag
+    row.last_modified = result.last_modified or row.last_modified
+    row.next_check_at = schedule.next_check_at(now, source, hints=getattr(result, "hints", None))
+    if result.not_modified:
+        uow.session.flush()
+        return 0
+    canonical: list[str] = []
+    for item in result.items:
+        url = canonical_url(item.url)
+        canonical.append(url)
+        uow.documents.add_pending(
+            source_id=source_id,
+            url=item.url,
+            canonical_url=url,
+            guid=item.guid,
+            title=item.title,
+            published=_as_datetime(item.published),
+            now=now,
+        )
+    # New items and any still pending from an earlier poll whose fetch message was lost.
+    pending = uow.documents.pending_ids(canonical)
+    for doc_id in pending:
+        uow.defer("fetcher.fetch_document", doc_id)
+    uow.session.flush()
+    return len(pending)
+
+
+def fetch_document(uow: UnitOfWork, document_id: int, client: Http, now: datetime) -> bool:
+    """Fetch a pending document and store the raw response. Transient errors raise (the task retries them);
+    permanent ones mark the document ``failed`` with the error. Returns True when a body was stored."""
+    doc = uow.documents.get(document_id)
+    if doc is None or doc.status == "dead":
+        return False
+    if doc.status != "pending":
+        if doc.status == "fetched" and doc.parse_status == "pending":
+            uow.defer("parser.parse_document", document_id)
+        return False
+    try:
+        fetched = client.get(doc.url)
+    except FetchError as exc:
+        if is_transient_fetch_error(exc):
+            raise
+        doc.status = "failed"
+        doc.fetch_error = f"{type(exc).__name__}: {exc}"[:2000]
+        doc.delivery_count = 0
+        uow.session.flush()
+        return False
+    doc.status = "fetched"
+    doc.http_status = fetched.status
+    doc.final_url = fetched.final_url
+    doc.headers = dict(fetched.headers)
+    doc.body = fetched.body
+    doc.sha256 = fetched.sha256
+    doc.fetched_at = fetched.fetched_at
+    doc.fetch_error = None
+    doc.delivery_count = 0
+    uow.defer("parser.parse_document", document_id)
+    uow.session.flush()
+    return True
+
+
+def parse_document(uow: UnitOfWork, document_id: int, extract: Extract, now: datetime) -> int:
+    """Extract meeting claims from a fetched document and keep them (as records) on its row.
+
+    A ``ParseError`` is recorded on the document (``parse_status = error``); other exceptions are bugs and
+    raise. Returns the number of claims.
+    """
+    doc = uow.documents.get(document_id)
+    if doc is None or doc.status != "fetched":
+        return 0
+    if doc.parse_status != "pending":
+        if doc.parse_status == "ok" and doc.stored_at is None:
+            uow.defer("store.store_claims", document_id)
+        return 0
+    source_row = uow.sources.get(doc.source_id) if doc.source_id else None
+    source = _definition(source_row) if source_row is not None else None
+    try:
+        records = extract(doc.body or b"", source, doc)
+    except ParseError as exc:
+        doc.parse_status = "error"
+        doc.parse_error = str(exc)[:2000] or type(exc).__name__
+        doc.delivery_count = 0
+        uow.session.flush()
+        return 0
+    doc.claims = records
+    doc.parse_status = "ok"
+    doc.parse_error = None
+    doc.delivery_count = 0
+    uow.defer("store.store_claims", document_id)
+    uow.session.flush()
+    return len(records)
+
+
+def store_claims(uow: UnitOfWork, document_id: int, now: datetime) -> int:
+    """Merge every claim of the document into the meetings, link the report, write outbox rows.
+
+    A new meeting gets a ``meeting.created`` event; a meeting that changed materially (see
+    ``merge.merge_record``) gets ``meeting.updated``; a claim that only adds a source writes no event.
+    Re-running leaves the same rows. Returns the number of outbox rows written.
+    """
+    doc = uow.documents.get(document_id)
+    if doc is None or doc.status != "fetched" or doc.parse_status != "ok":
+        return 0
+    events = 0
+    for index, record in enumerate(doc.claims or []):
+        facts = merge.facts_of(record, fallback_key=f"{document_id}:{index}")
+        candidates = uow.meetings.candidates(facts.parties_key, facts.date) if facts.date is not None else []
+        decision = merge.decide(facts, candidates)
+        meeting_id = decision.meeting_id
+        created = False
+        if meeting_id is None:
+            meeting_id = merge.meeting_id_for(decision.identity_key)
+            created = uow.meetings.insert_if_absent(meeting_id, facts, merge.strip_sources(record), now)
+            if not created:
+                existing = uow.meetings.get_by_key(decision.identity_key)
+                assert existing is not None
+                meeting_id = existing.id
+        # Locked: the other side's report of the same meeting may be merging in a concurrent transaction.
+        meeting = uow.meetings.get(meeting_id, for_update=True)
+        assert meeting is not None
+        merged, changed = merge.merge_record(meeting.record, record)
+        if changed:
+            meeting.record = merged
+            meeting.status = str(merged.get("status") or meeting.status)
+            meeting.level = str(merged.get("level") or meeting.level)
+            meeting.updated_at = now
+        sources = record.get("sources") or [{}]
+        evidence = sources[0].get("evidence") if sources else None
+        uow.meetings.link_source(meeting_id, document_id, evidence, record, decision.rule, now)
+        uow.session.flush()
+        if created or changed:
+            payload = uow.meetings.public_record(meeting)
+            uow.outbox.add(meeting_id, "meeting.created" if created else "meeting.updated", payload, now)
+            events += 1
+    doc.stored_at = now
+    doc.delivery_count = 0
+    uow.session.flush()
+    return events
