@@ -1,0 +1,223 @@
+"""Gazetteer: states (ISO3), cities and international organisations, with their names in each language.
+
+Built once per process from pycountry (names and their translations) plus the hand-curated files in
+``data/gazetteer/`` (adjectives, demonyms, "X side" forms, Russian stems, capitals, organisations).
+``find`` scans a text with one trie-shaped regex per language and returns non-overlapping, leftmost-longest
+mentions, so a 1 kB article costs one regex pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pycountry
+import yaml
+
+from services.parser.triere import trie_pattern
+
+__all__ = ["Gazetteer", "Mention"]
+
+_DATA = Path(__file__).resolve().parent / "data" / "gazetteer"
+_LOCALES = {
+    "ru": ["ru"],
+    "zh": ["zh_CN", "zh_TW", "zh_HK"],
+    "fr": ["fr"],
+    "es": ["es"],
+    "de": ["de"],
+    "ja": ["ja"],
+}
+_LATIN = ("en", "fr", "es", "de")
+Kind = Literal["country", "city", "org"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A gazetteer hit: ``code`` is an ISO3 code (country), an English city name or an org's short name."""
+
+    kind: Kind
+    code: str
+    country: str | None
+    start: int
+    end: int
+    text: str
+
+
+def _script_of(lang: str) -> str:
+    if lang in ("zh", "ja"):
+        return "cjk"
+    if lang == "ru":
+        return "cyrillic"
+    return "latin"
+
+
+class _Index:
+    """Variants of one language: a combined regex plus the table that maps a hit back to its entry."""
+
+    def __init__(self, lang: str, variants: list[tuple[str, Kind, str, str | None]]) -> None:
+        self.lang = lang
+        self.exact: dict[str, tuple[Kind, str, str | None]] = {}
+        self.stems: list[tuple[re.Pattern[str], Kind, str, str | None]] = []
+        self._memo: dict[str, tuple[Kind, str, str | None] | None] = {}
+        cjk = _script_of(lang) == "cjk"
+        phrases: list[str] = []
+        for v, kind, code, country in variants:
+            v = v.strip()
+            if not v or (cjk and len(v) < 2):
+                continue
+            forms = [v]
+            if v[0].islower():
+                forms.append(v[0].upper() + v[1:])
+            if _script_of(lang) != "cjk" and len(v) >= 4 and "*" not in v and not v.isupper():
+                # headlines and datelines in capitals ("INDIAN prime minister", "MOSCOW,")
+                forms.append(v.upper())
+            for f in forms:
+                phrases.append(f)
+                if "*" in f:
+                    rx = re.compile(re.escape(f).replace(r"\*", r"\w*").replace(r"\ ", r"\s+"))
+                    self.stems.append((rx, kind, code, country))
+                else:
+                    # first entry wins: curated data is loaded before pycountry
+                    self.exact.setdefault(self._norm(f), (kind, code, country))
+        body = trie_pattern(phrases)
+        self.rx = re.compile(body if cjk else rf"(?<!\w){body}(?!\w)")
+        # cjk: also catch "X方" forms of single-character country abbreviations handled in data
+
+    @staticmethod
+    def _norm(s: str) -> str:
+        return re.sub(r"\s+", " ", s)
+
+    def resolve(self, hit: str) -> tuple[Kind, str, str | None] | None:
+        if hit in self._memo:
+            return self._memo[hit]
+        r = self._resolve(hit)
+        if len(self._memo) < 50_000:
+            self._memo[hit] = r
+        return r
+
+    def _resolve(self, hit: str) -> tuple[Kind, str, str | None] | None:
+        e = self.exact.get(self._norm(hit))
+        if e:
+            return e
+        best: tuple[int, tuple[Kind, str, str | None]] | None = None
+        for rx, kind, code, country in self.stems:
+            if rx.fullmatch(hit):
+                n = len(rx.pattern)
+                if best is None or n > best[0]:
+                    best = (n, (kind, code, country))
+        return best[1] if best else None
+
+
+class Gazetteer:
+    """Names of states, cities and organisations per language."""
+
+    def __init__(self, extra_countries: dict[str, Any], cities: dict[str, Any], orgs: dict[str, Any]) -> None:
+        self._names: dict[str, str] = {}
+        self._city_country: dict[str, str] = {}
+        per_lang: dict[str, list[tuple[str, Kind, str, str | None]]] = {}
+
+        def add(lang: str, v: str, kind: Kind, code: str, country: str | None = None) -> None:
+            per_lang.setdefault(lang, []).append((v, kind, code, country))
+
+        # curated first (they win on conflicts), then organisations, cities, pycountry
+        for iso3, langs in extra_countries.items():
+            for lang, vs in (langs or {}).items():
+                for v in vs:
+                    add(lang, str(v), "country", iso3)
+        for short, langs in orgs.items():
+            for lang, vs in (langs or {}).items():
+                for v in vs:
+                    add(lang, str(v), "org", str(short))
+            add("en", str(short), "org", str(short))
+        for city, d in cities.items():
+            iso3 = str(d["country"])
+            self._city_country[str(city)] = iso3
+            add("en", str(city), "city", str(city), iso3)
+            for lang, vs in d.items():
+                if lang == "country":
+                    continue
+                for v in vs:
+                    add(lang, str(v), "city", str(city), iso3)
+        translators: dict[str, list[gettext.NullTranslations]] = {}
+        for lang, locs in _LOCALES.items():
+            for loc in locs:
+                try:
+                    translators.setdefault(lang, []).append(
+                        gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[loc])
+                    )
+                except OSError:
+                    continue
+        for c in pycountry.countries:
+            iso3 = str(c.alpha_3)
+            names = [str(c.name)]
+            for attr in ("common_name", "official_name"):
+                val = getattr(c, attr, None)
+                if val:
+                    names.append(str(val))
+            self._names.setdefault(iso3, str(getattr(c, "common_name", None) or c.name))
+            for n in names:
+                if "," not in n:
+                    add("en", n, "country", iso3)
+            for lang, trs in translators.items():
+                for t in trs:
+                    for n in names:
+                        tn = t.gettext(n)
+                        if tn and tn != n and "," not in tn:
+                            v = tn
+                            if lang == "ru" and len(v) > 4 and v[-1] in "аяь":
+                                v = v[:-1] + "*"
+                            elif lang == "ru" and v[-1] not in "аеиоуыэюяь":
+                                v = v + "*"
+                            add(lang, v, "country", iso3)
+        # Latin-script languages share the English index (names are mostly alike); add their own variants.
+        for lang in _LATIN[1:]:
+            per_lang[lang] = per_lang.get(lang, []) + per_lang["en"]
+        self._index = {lang: _Index(lang, vs) for lang, vs in per_lang.items()}
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> Gazetteer:
+        """The gazetteer built from the bundled data (cached per process)."""
+
+        def load(name: str) -> dict[str, Any]:
+            with (_DATA / name).open(encoding="utf-8") as f:
+                return dict(yaml.safe_load(f) or {})
+
+        return cls(load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"))
+
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(self._index))
+
+    def find(self, text: str, lang: str) -> list[Mention]:
+        """All mentions in ``text`` for language ``lang`` (falls back to English), leftmost-longest."""
+        idx = self._index.get(lang) or self._index["en"]
+        out: list[Mention] = []
+        for m in idx.rx.finditer(text):
+            hit = m.group(0)
+            r = idx.resolve(hit)
+            if r is None:
+                continue
+            kind, code, country = r
+            out.append(
+                Mention(
+                    kind,
+                    code,
+                    country if kind == "city" else (code if kind == "country" else None),
+                    m.start(),
+                    m.end(),
+                    hit,
+                )
+            )
+        return out
+
+    def country_name(self, iso3: str) -> str | None:
+        """English short name of a state."""
+        return self._names.get(iso3)
+
+    def city_country(self, city: str) -> str | None:
+        """ISO3 of the state a known city lies in."""
+        return self._city_country.get(city)

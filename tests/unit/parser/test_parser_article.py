@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.core.domain import ArticleSelectors
+from services.parser.article import decode_html, extract_article
+from services.parser.errors import ParseError
+
+PAGE = """<html lang="en"><head><meta charset="utf-8"><title>Site | Talks</title>
+<meta property="article:published_time" content="2024-03-05T10:00:00Z"></head>
+<body><nav>Home | About | Contact</nav>
+<div class="content"><h1 class="ttl">Foreign Minister meets counterpart</h1>
+<span class="date">2024-03-04</span>
+<div class="share">Share on social media</div>
+<p>Foreign Minister Aldo Verano held talks with the Foreign Minister of Japan Kenji Orimura.</p>
+<p>The ministers discussed trade and investment.</p></div>
+<footer>Copyright</footer></body></html>"""
+
+SEL = ArticleSelectors(
+    title="h1.ttl", body="div.content", date="span.date", drop=(".share", "h1.ttl", "span.date")
+)
+
+
+def test_selectors_first() -> None:
+    art = extract_article(PAGE, url="https://example.org/a", selectors=SEL, source_country="KAZ")
+    assert art.title == "Foreign Minister meets counterpart"
+    assert art.published == date(2024, 3, 4)
+    assert "held talks" in art.text
+    assert "Share on social media" not in art.text
+    assert "Copyright" not in art.text
+    assert art.language == "en"
+    assert art.source_country == "KAZ"
+
+
+def test_fallback_without_selectors() -> None:
+    art = extract_article(PAGE.encode("utf-8"))
+    assert "held talks" in art.text
+    assert art.published == date(2024, 3, 5)
+    assert art.title
+
+
+def test_given_metadata_wins() -> None:
+    art = extract_article(PAGE, selectors=SEL, title="T", published=date(2020, 1, 1), language="fr")
+    assert (art.title, art.published, art.language) == ("T", date(2020, 1, 1), "fr")
+
+
+def test_selectors_missing_falls_back() -> None:
+    art = extract_article(PAGE, selectors=ArticleSelectors(body="div.nothing-here"))
+    assert "held talks" in art.text
+
+
+@pytest.mark.parametrize("bad", ["", b"", "   "])
+def test_empty_raises_parse_error(bad: str | bytes) -> None:
+    with pytest.raises(ParseError):
+        extract_article(bad)
+
+
+def test_decode_gb_charset() -> None:
+    html = '<html><head><meta charset="gb2312"></head><body><p>王毅会见外宾</p></body></html>'.encode(
+        "gb18030"
+    )
+    assert "王毅" in decode_html(html)

@@ -1,0 +1,80 @@
+"""Golden pairs: example releases written for these tests (never corpus text) and their expected records."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.core.domain import Article
+from services.parser.extract import extract_meetings
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(GOLDEN.glob("*.json"))
+
+
+def _article(a: dict[str, Any]) -> Article:
+    return Article(
+        text=a["text"],
+        language=a.get("language"),
+        published=date.fromisoformat(a["published"]) if a.get("published") else None,
+        publisher=a.get("publisher"),
+        source_country=a.get("source_country"),
+    )
+
+
+def test_golden_cover_every_language_and_negative_case() -> None:
+    names = {p.stem for p in CASES}
+    for lang in ("en", "ru", "zh", "fr", "ja"):
+        assert any(n.startswith(lang + "_") for n in names)
+    assert {"en_condolences", "en_press", "en_planned", "zh_condolence", "zh_planned", "ru_planned"} <= names
+    assert "zh_traditional" in names
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_golden(path: Path) -> None:
+    case = json.loads(path.read_text(encoding="utf-8"))
+    claims = extract_meetings(_article(case["article"]))
+    expected = case["expected"]
+    assert len(claims) == len(expected), [c.evidence for c in claims]
+    for claim, exp in zip(claims, expected, strict=True):
+        assert claim.status == exp["status"]
+        assert {p.party: p.role for p in claim.participants} == exp["parties"]
+        if exp.get("date"):
+            assert claim.date is not None
+            assert claim.date.isoformat() == exp["date"]
+        if exp.get("mode"):
+            assert claim.mode == exp["mode"]
+        if exp.get("city"):
+            assert claim.city == exp["city"]
+        assert claim.evidence
+        assert claim.explain["cue"]
+
+
+def test_names_as_printed_and_canonical() -> None:
+    case = json.loads((GOLDEN / "ru_talks.json").read_text(encoding="utf-8"))
+    claims = extract_meetings(_article(case["article"]))
+    turk = next(p for p in claims[0].participants if p.country == "TUR")
+    assert turk.name_as_printed == "Мехметом Оралом"
+    assert turk.name == "Мехмет Орал"
+
+
+def test_publisher_country_fills_the_minister() -> None:
+    art = Article(
+        text="The Minister received the Ambassador of Japan, Mr Ken Sato, today.",
+        language="en",
+        published=date(2024, 1, 5),
+        publisher="Ministry of Foreign Affairs (example)",
+        source_country="MYS",
+    )
+    (claim,) = extract_meetings(art)
+    assert {p.party for p in claim.participants} == {"MYS", "JPN"}
+    assert claim.date == date(2024, 1, 5)
+
+
+def test_empty_and_non_meeting_texts() -> None:
+    assert extract_meetings(Article(text="", language="en")) == []
+    assert extract_meetings(Article(text="The ministry published its annual report.", language="en")) == []
