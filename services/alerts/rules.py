@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,6 +41,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from services.core.yamllines import duplicate_keys, locate
 
 __all__ = [
     "LEVEL_THRESHOLDS",
@@ -301,44 +303,6 @@ _ADAPTER: TypeAdapter[_RulesFile] = TypeAdapter(_RulesFile)
 # --- loading with file:line errors ----------------------------------------------------------------------
 
 
-def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(key, str):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v  # type: ignore[no-any-return]
-    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-        return node.value[key]  # type: ignore[no-any-return]
-    return None
-
-
-def _locate(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
-    """Line of the deepest YAML node the error path reaches (pydantic's loc walks the same tree)."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for i, part in enumerate(loc):
-        child = _child(node, part) if node is not None else None
-        # A union tag in the path (``channels.0.webhook.secret``) names a key whose value is a scalar: stay on
-        # the mapping so that the next part finds its sibling.
-        if child is None or (isinstance(child, yaml.ScalarNode) and i < len(loc) - 1):
-            continue
-        node = child
-        line = node.start_mark.line + 1
-    return line
-
-
-def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                if k.value in seen:
-                    yield k.start_mark.line + 1, f"duplicate key {k.value!r}"
-                seen.add(k.value)
-            yield from _duplicate_keys(v)
-    elif isinstance(node, yaml.SequenceNode):
-        for v in node.value:
-            yield from _duplicate_keys(v)
-
-
 def _parse(text: str, label: str) -> tuple[list[Rule], list[str]]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -349,7 +313,7 @@ def _parse(text: str, label: str) -> tuple[list[Rule], list[str]]:
         return [], [f"{label}:{line}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]
     if root is None:
         return [], [f"{label}:1: empty rules file (expected a list of rules or a 'rules:' key)"]
-    errors = [f"{label}:{line}: {msg}" for line, msg in _duplicate_keys(root)]
+    errors = [f"{label}:{line}: {msg}" for line, msg in duplicate_keys(root)]
     prefix: tuple[str, ...] = ()
     if isinstance(data, list):
         data = {"rules": data}
@@ -364,13 +328,13 @@ def _parse(text: str, label: str) -> tuple[list[Rule], list[str]]:
             yaml_loc = loc[len(prefix) :] if prefix and loc[: len(prefix)] == prefix else loc
             where = ".".join(str(p) for p in (yaml_loc if prefix else loc))
             msg = str(err["msg"]).removeprefix("Value error, ")
-            errors.append(f"{label}:{_locate(root, yaml_loc)}: {where or 'file'}: {msg}")
+            errors.append(f"{label}:{locate(root, yaml_loc)}: {where or 'file'}: {msg}")
         return [], errors
     seen: dict[str, int] = {}
     for i, rule in enumerate(parsed.rules):
         rule_loc: tuple[str | int, ...] = (i,) if prefix else ("rules", i)
         if rule.name in seen:
-            errors.append(f"{label}:{_locate(root, rule_loc)}: duplicate rule name {rule.name!r}")
+            errors.append(f"{label}:{locate(root, rule_loc)}: duplicate rule name {rule.name!r}")
         seen[rule.name] = i
     return ([] if errors else parsed.rules), errors
 

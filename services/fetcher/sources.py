@@ -9,7 +9,6 @@ messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from selectolax.lexbor import LexborHTMLParser
 
 from services.core.domain import ArticleSelectors
+from services.core.yamllines import child, duplicate_keys, locate
 
 __all__ = [
     "BUNDLED_SOURCES",
@@ -170,42 +170,6 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _child(node: yaml.Node, key: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(key, str):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v  # type: ignore[no-any-return]
-    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-        return node.value[key]  # type: ignore[no-any-return]
-    return None
-
-
-def _locate(node: yaml.Node, loc: tuple[str | int, ...]) -> int:
-    """Line of the deepest node on ``loc`` that exists (a missing key reports its parent mapping)."""
-    line = _line(node)
-    for part in loc:
-        nxt = _child(node, part)
-        if nxt is None:
-            break
-        node = nxt
-        line = _line(node)
-    return line
-
-
-def _duplicate_keys(node: yaml.Node) -> Iterator[tuple[int, str]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                if k.value in seen:
-                    yield _line(k), f"duplicate key {k.value!r}"
-                seen.add(k.value)
-            yield from _duplicate_keys(v)
-    elif isinstance(node, yaml.SequenceNode):
-        for v in node.value:
-            yield from _duplicate_keys(v)
-
-
 def _format_error(err: Any) -> str:
     loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -227,11 +191,11 @@ def _read(path: Path) -> tuple[list[SourceDef], list[str]]:
         return [], [f"{name}:{line}: YAML syntax error: {getattr(exc, 'problem', None) or exc}"]
     if root is None:
         return [], [f"{name}:1: empty registry"]
-    errors = [f"{name}:{line}: {msg}" for line, msg in _duplicate_keys(root)]
+    errors = [f"{name}:{line}: {msg}" for line, msg in duplicate_keys(root)]
     seq_node: yaml.Node = root
     if isinstance(data, dict):
         data = data.get("sources")
-        seq_node = _child(root, "sources") or root
+        seq_node = child(root, "sources") or root
     if not isinstance(data, list):
         return [], [
             *errors,
@@ -240,7 +204,7 @@ def _read(path: Path) -> tuple[list[SourceDef], list[str]]:
     sources: list[SourceDef] = []
     first_line: dict[str, int] = {}
     for i, raw in enumerate(data):
-        node = _child(seq_node, i) or seq_node
+        node = child(seq_node, i) or seq_node
         if not isinstance(raw, dict):
             errors.append(f"{name}:{_line(node)}: source #{i + 1} is not a mapping")
             continue
@@ -249,16 +213,16 @@ def _read(path: Path) -> tuple[list[SourceDef], list[str]]:
         duplicate = isinstance(raw_id, str) and raw_id in first_line
         if duplicate:
             errors.append(
-                f"{name}:{_locate(node, ('id',))}: duplicate source id {raw_id!r} "
+                f"{name}:{locate(node, ('id',))}: duplicate source id {raw_id!r} "
                 f"(first defined on line {first_line[str(raw_id)]})"
             )
         elif isinstance(raw_id, str):
-            first_line[raw_id] = _locate(node, ("id",))
+            first_line[raw_id] = locate(node, ("id",))
         try:
             src = SourceDef.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
-                line = _locate(node, tuple(err["loc"]))
+                line = locate(node, tuple(err["loc"]))
                 errors.append(f"{name}:{line}: source {label}: {_format_error(err)}")
             continue
         if not duplicate:
