@@ -80,6 +80,8 @@ def make_app(settings: Settings) -> Celery:
         },
         beat_schedule={
             "dispatch due sources": {"task": "core.dispatch_due", "schedule": settings.tick_seconds},
+            # Alert deliveries: due rows are claimed in the database (retries live on the rows).
+            "relay alert deliveries": {"task": "notify.relay", "schedule": settings.relay_interval_s},
         },
         timezone="UTC",
         enable_utc=True,

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -37,6 +37,9 @@ CSV_FIELDS = (
     "topics",
     "source_count",
     "source_urls",
+    "version",
+    "retracted",
+    "change_id",
 )
 
 
@@ -45,6 +48,19 @@ def _settings() -> Settings:
         return get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise click.UsageError(f"invalid COMMUNIQUE_* setting: {exc}") from exc
+
+
+def _with_rules(settings: Settings, rules_file: Path | None) -> Settings:
+    """``settings`` with the rules file of ``--rules`` (else COMMUNIQUE_RULES), checked before any work."""
+    from services.alerts.rules import validate_rules_file
+
+    path = rules_file or settings.rules
+    if path is None:
+        return settings
+    errors = validate_rules_file(path)
+    if errors:
+        raise click.UsageError("invalid alert rules:\n  " + "\n  ".join(errors))
+    return settings.model_copy(update={"rules": path})
 
 
 def _load_sources(path: Path | None) -> list[Any]:
@@ -108,11 +124,18 @@ def cli(verbose: int) -> None:
     default=None,
     help="Source registry (YAML); default: COMMUNIQUE_SOURCES or the bundled one.",
 )
-def run(once: bool, sources_file: Path | None) -> None:
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Alert rules (YAML); default: COMMUNIQUE_RULES.",
+)
+def run(once: bool, sources_file: Path | None, rules_file: Path | None) -> None:
     """Poll the due sources, fetch, parse and store their meetings (embedded, or on Celery workers)."""
     from services.core import pipeline
 
-    settings = _settings()
+    settings = _with_rules(_settings(), rules_file)
     sources = _load_sources(sources_file or settings.sources)
     _database_ready(settings)
     if once:
@@ -182,7 +205,7 @@ def sources_validate(file_: Path) -> None:
     "page",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="A saved article page: extract it with the source's selectors instead of fetching.",
+    help="A saved page (feed, listing or article): run the source's definition on it instead of fetching.",
 )
 @click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--limit", default=10, show_default=True, help="Items to show.")
@@ -194,15 +217,18 @@ def sources_test(source_id: str, page: Path | None, sources_file: Path | None, l
         raise click.UsageError(f"unknown source id {source_id!r} (see `communique sources list`)")
     source = found[0]
     if page is not None:
-        _test_page(source, page)
+        if not _test_saved_listing(source, page, limit):
+            _test_page(source, page)
         return
     from services.fetcher.feeds import FeedError
     from services.fetcher.http import FetchError, GuardedClient
+    from services.fetcher.polite import PoliteClient
     from services.fetcher.poll import poll_source
 
-    client = GuardedClient(settings)
+    # robots.txt and Retry-After apply to a dry run too (in-process state: nothing is stored).
+    client = PoliteClient(GuardedClient(settings), settings)
     try:
-        result = poll_source(source, client)
+        result = poll_source(source, client.for_source(source.host_spacing))
     except (FetchError, FeedError) as exc:
         raise click.ClickException(f"{source.url}: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -240,30 +266,49 @@ def _test_page(source: Any, page: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["ndjson", "csv"]), default="ndjson", show_default=True)
 @click.option(
     "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Only meetings changed (change log) on or after this day or UTC time.",
+)
+@click.option(
+    "--after-id", type=click.IntRange(min=0), default=0, help="Change log cursor: only changes after it."
+)
+@click.option(
+    "--held-since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     help="Only meetings held on or after this day (YYYY-MM-DD).",
 )
 @click.option("-o", "--output", default="-", help="Output file (default: stdout).")
-def export(fmt: str, since: datetime | None, output: str) -> None:
-    """Meeting records for downstream loading: NDJSON (the full schema) or CSV (one flat row per meeting)."""
-    from services.core import pipeline
+def export(
+    fmt: str, since: datetime | None, after_id: int, held_since: datetime | None, output: str
+) -> None:
+    """Meeting records for downstream loading, read through the change log: NDJSON (the full schema with
+    ``id``, ``sources``, ``version``, ``retracted`` and ``change_id``; upsert by ``id``) or CSV (one flat row
+    per meeting; see docs/exports.md)."""
+    from datetime import UTC
+
+    from services.core.db import session_factory
+    from services.store.export import iter_changed
+    from services.store.uow import UnitOfWork
 
     settings = _settings()
     _database_ready(settings)
-    records = pipeline.iter_meeting_records(settings, since=since.date() if since else None)
     n = 0
-    with _output(output) as out:
-        if fmt == "ndjson":
-            for rec in records:
-                out.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-                n += 1
-        else:
+    with UnitOfWork(session_factory(settings.database_url)) as uow, _output(output) as out:
+        records = iter_changed(uow, since=since.replace(tzinfo=UTC) if since else None, after_id=after_id)
+        writer = None
+        if fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
             writer.writeheader()
-            for rec in records:
+        for rec in records:
+            if held_since is not None and (rec.get("date") or "") < held_since.date().isoformat():
+                continue
+            if writer is None:
+                out.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+            else:
                 writer.writerow(_csv_row(rec))
-                n += 1
+            n += 1
     click.echo(f"{n} meeting(s) exported", err=True)
 
 
@@ -291,6 +336,9 @@ def _csv_row(rec: dict[str, Any]) -> dict[str, Any]:
         "topics": ";".join(rec.get("topics") or []),
         "source_count": len(sources),
         "source_urls": " ".join(s.get("url") or "" for s in sources),
+        "version": rec.get("version"),
+        "retracted": rec.get("retracted"),
+        "change_id": rec.get("change_id"),
     }
 
 
@@ -347,3 +395,244 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return 0
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: COMMUNIQUE_API_HOST, 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: COMMUNIQUE_API_PORT)."
+)
+@click.option("--no-migrate", is_flag=True, help="Do not bring the schema up to date first.")
+def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
+    """Serve the HTTP API, the Atom feeds, /healthz and /metrics (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = _settings()
+    if not no_migrate:
+        _database_ready(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only documents fetched on or after this day (YYYY-MM-DD).",
+)
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def reparse(since: datetime | None, rules_file: Path | None) -> None:
+    """Extract the stored raw documents again and update their meetings in place (no duplicate alerts)."""
+    from services.core.db import session_factory
+    from services.core.stages import default_extract, parse_document
+    from services.store.ingest import active_rules, reparse_ids, store_document
+    from services.store.uow import UnitOfWork
+
+    settings = _with_rules(_settings(), rules_file)
+    _database_ready(settings)
+    rules = active_rules(settings.rules)
+    factory = session_factory(settings.database_url)
+    with UnitOfWork(factory) as uow:
+        ids = reparse_ids(uow, since.date() if since else None)
+    totals = {"documents": 0, "errors": 0, "events": 0, "changes": 0}
+    for doc_id in ids:
+        now = datetime.now(UTC)
+        with UnitOfWork(factory) as uow:
+            doc = uow.documents.get(doc_id)
+            if doc is None:
+                continue
+            doc.parse_status = "pending"
+            parse_document(uow, doc_id, default_extract, now)
+            if doc.parse_status != "ok":
+                totals["errors"] += 1
+            result = store_document(uow, doc_id, now, rules)
+            uow.commit()
+        totals["documents"] += 1
+        totals["events"] += result.events
+        totals["changes"] += result.changes
+    click.echo(json.dumps(totals), err=True)
+
+
+@cli.group()
+def meetings() -> None:
+    """Inspect and correct stored meetings."""
+
+
+@meetings.command("split")
+@click.argument("meeting_id")
+@click.option("--source", "document_id", type=int, required=True, help="The document id to move out.")
+def meetings_split(meeting_id: str, document_id: int) -> None:
+    """Undo a wrong merge: move one report into a meeting of its own, pinned so that it does not re-merge."""
+    from services.core.db import session_factory
+    from services.store.ingest import active_rules, split_source
+    from services.store.uow import UnitOfWork
+
+    settings = _with_rules(_settings(), None)
+    _database_ready(settings)
+    with UnitOfWork(session_factory(settings.database_url)) as uow:
+        new_id = split_source(uow, meeting_id, document_id, datetime.now(UTC), active_rules(settings.rules))
+        if new_id is None:
+            raise click.ClickException(f"document {document_id} is not a source of meeting {meeting_id}")
+        uow.commit()
+    click.echo(new_id)
+
+
+def _test_saved_listing(source: Any, page: Path, limit: int) -> bool:
+    """A saved feed or listing page: show its items (and the next page of a listing) as a poll would see
+    them. False when the page is neither (an article page: the caller extracts it)."""
+    from services.fetcher.feeds import FeedError, read_feed
+    from services.fetcher.http import decode_text
+    from services.fetcher.listing import ListingEmpty, next_page_url, parse_listing
+
+    body = page.read_bytes()
+    base = source.url
+    head = body[:2048].lstrip().lower()
+    if source.kind in ("rss", "atom") and (head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head):
+        try:
+            items = read_feed(body, base).items
+        except FeedError as exc:
+            raise click.ClickException(f"{page}: {exc}") from exc
+        following = None
+    elif source.kind == "html_list" and source.list is not None:
+        html = decode_text(body)
+        try:
+            items = parse_listing(html, base, source.list)
+        except ListingEmpty as exc:
+            if source.article is None or not source.article.body:
+                raise click.ClickException(f"{page}: {exc}") from exc
+            return False  # not a listing page: maybe one of the source's articles
+        following = next_page_url(html, base, source.list)
+    else:
+        return False
+    click.echo(f"{page}: {len(items)} item(s) with the {source.kind} definition of {source.id}")
+    for item in items[:limit]:
+        when = item.published.isoformat() if item.published else "-"
+        click.echo(f"  {when:25} {item.url}\n  {'':25} {item.title or ''}")
+    if following:
+        click.echo(f"next page: {following}")
+    return True
+
+
+@cli.command()
+@click.argument("source_id", metavar="SOURCE")
+@click.option("--pages", type=click.IntRange(min=1), default=None, help="Walk at most this many pages.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Walk back until the items are older than this day (YYYY-MM-DD).",
+)
+@click.option("--restart", is_flag=True, help="Start again from the first page (else resume).")
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def backfill(
+    source_id: str, pages: int | None, since: datetime | None, restart: bool, sources_file: Path | None
+) -> None:
+    """Walk a listing's pages back in time, politely; the items become documents (resumable)."""
+    from services.core import celery_app, pipeline
+    from services.core.db import session_factory
+    from services.core.task_base import LOCAL_QUEUE, close_clients, using_settings
+    from services.fetcher.backfill import BackfillError, BackfillPage
+    from services.fetcher.backfill import backfill as walk
+    from services.fetcher.http import FetchError, GuardedClient
+    from services.fetcher.polite import DbHosts, PoliteClient
+    from services.store.uow import UnitOfWork
+
+    if pages is not None and since is not None:
+        raise click.UsageError("give --pages or --since, not both")
+    settings = _settings()
+    all_sources = _load_sources(sources_file or settings.sources)
+    found = [s for s in all_sources if s.id == source_id]
+    if not found:
+        raise click.UsageError(f"unknown source id {source_id!r} (see `communique sources list`)")
+    _database_ready(settings)
+    pipeline.sync_sources(settings, all_sources)
+    factory = session_factory(settings.database_url)
+    if settings.distributed:
+        app = celery_app.app_for(settings)
+
+        def send(name: str, args: tuple[Any, ...]) -> None:
+            app.send_task(name, args=list(args))
+
+    else:
+        send = LOCAL_QUEUE.send
+    client = PoliteClient(GuardedClient(settings), settings, DbHosts(factory))
+    last: BackfillPage | None = None
+    try:
+        steps = walk(
+            lambda: UnitOfWork(factory, send=send),
+            found[0],
+            client,
+            pages=pages,
+            since=since.date() if since else None,
+            restart=restart,
+        )
+        with click.progressbar(
+            steps,
+            length=pages,
+            label=f"backfill {source_id}",
+            file=sys.stderr,
+            show_pos=True,
+            item_show_func=lambda p: f"{p.new} new, back to {p.oldest or '?'}" if p else None,
+        ) as bar:
+            for done in bar:
+                last = done
+    except BackfillError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except FetchError as exc:
+        raise click.ClickException(
+            f"stopped: {type(exc).__name__}: {exc} (run the same command again to resume)"
+        ) from exc
+    finally:
+        client.close()
+    if not settings.distributed:
+        with using_settings(settings):
+            celery_app.load_tasks()
+            try:
+                LOCAL_QUEUE.drain(lambda name: celery_app.app.tasks[name])
+            finally:
+                close_clients()
+    cursor = last.cursor if last else {}
+    click.echo(json.dumps({"source": source_id, **cursor}, default=str), err=True)
+
+
+@cli.command()
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def relay(rules_file: Path | None) -> None:
+    """Run the alert relay once in this process: claim the due deliveries and make one attempt at each."""
+    import httpx
+
+    from services.core.db import session_factory
+    from services.store.ingest import active_rules
+    from services.store.relay import deliver_claimed, relay_due
+    from services.store.uow import UnitOfWork
+
+    settings = _with_rules(_settings(), rules_file)
+    _database_ready(settings)
+    rules = active_rules(settings.rules)
+    factory = session_factory(settings.database_url)
+    claimed: list[tuple[Any, ...]] = []
+    with UnitOfWork(factory, send=lambda _name, args: claimed.append(args)) as uow:
+        relay_due(uow, settings, datetime.now(UTC))
+        uow.commit()
+    outcomes: dict[str, int] = {}
+    with httpx.Client() as client:
+        for delivery_id, token in claimed:
+            outcome = deliver_claimed(
+                lambda: UnitOfWork(factory),
+                delivery_id,
+                token,
+                settings=settings,
+                rules=rules,
+                client=client,
+                now=lambda: datetime.now(UTC),
+            )
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    click.echo(json.dumps(outcomes), err=True)

@@ -94,9 +94,15 @@ def run_once(
         if not settings.distributed:
             try:
                 ran = LOCAL_QUEUE.drain(lambda name: celery_app.app.tasks[name])
+                # The alert relay runs once per cycle, after the stores that planned the deliveries.
+                celery_app.app.tasks["notify.relay"]()
+                ran.update(LOCAL_QUEUE.drain(lambda name: celery_app.app.tasks[name]))
             finally:
                 close_clients()
             counts["tasks"] = dict(ran)
+        else:
+            # Workers run the deliveries; beat runs the relay every few seconds anyway.
+            celery_app.app.tasks["notify.relay"]()
     counts.update(_totals(settings))
     return counts
 
@@ -107,6 +113,7 @@ def _totals(settings: Settings) -> dict[str, Any]:
             "documents": uow.documents.counts(),
             "meetings": uow.meetings.count(),
             "outbox": uow.outbox.count(),
+            "deliveries": uow.deliveries.counts(),
             "dead_letters": uow.dead_letters.count(),
         }
 

@@ -90,6 +90,48 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 10
     webhook_max_client_error_attempts: int = 3
 
+    # HTTP API (services/api, `communique serve`). Without a token every write endpoint answers 401.
+    api_token: str | None = Field(default=None, description="bearer token of the write endpoints")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_rate_per_s: float = Field(
+        default=10.0, description="read requests per second per client IP (token refill); 0 disables"
+    )
+    api_rate_burst: int = Field(default=60, description="read requests a client may send at once")
+    api_scan_limit: int = Field(
+        default=5000, description="meetings one request examines for the person/q filters before paging"
+    )
+
+    # Fetcher politeness and health (services/fetcher/polite.py, services/core/stages.py).
+    host_max_wait_s: float = Field(
+        default=60.0, description="longest a task sleeps for its host's next request slot (else rescheduled)"
+    )
+    unconditional_after_s: int = Field(
+        default=86400, description="poll without validators at least this often (servers with broken ETags)"
+    )
+    operator_webhook: str | None = Field(
+        default=None, description="URL the alert relay sends operator events (source.broken) to"
+    )
+    public_url: str | None = Field(
+        default=None, description="public base URL of this deployment (WebSub callbacks go to /websub/ID)"
+    )
+    websub_lease_s: int = 10 * 86400
+    websub_poll_interval_s: int = Field(
+        default=6 * 3600, description="safety-net poll interval of a source pushed by its WebSub hub"
+    )
+
+    # Alert relay (services/store/relay.py). A claim is leased: a relay that dies mid-send leaves the row to
+    # be claimed again (same webhook-id) once the lease ends; the lease outlasts the webhook timeout.
+    relay_interval_s: float = Field(default=5.0, description="beat period of the alert relay (notify.relay)")
+    relay_lease_s: float = Field(default=120.0, description="how long a claimed delivery is reserved")
+    relay_batch: int = 100
+    operator_webhook_secret: str | None = Field(
+        default=None, description="whsec_ secret signing operator events sent to operator_webhook"
+    )
+    fault_relay_exit_after_send: bool = Field(
+        default=False, description="fault injection for tests: the relay process exits right after a send"
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

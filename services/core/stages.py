@@ -14,12 +14,13 @@ the poller, the extractor) are parameters, so unit tests drive them with fakes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from services.core.domain import FetchedDoc
 from services.fetcher import schedule
@@ -29,7 +30,6 @@ from services.fetcher.http import DeadlineExceeded, FetchError, HTTPStatusError
 from services.fetcher.listing import ListingEmpty
 from services.fetcher.sources import SourceDef
 from services.parser.errors import ParseError
-from services.store import merge
 from services.store.models import DocumentRow, SourceRow
 from services.store.uow import UnitOfWork
 
@@ -37,6 +37,7 @@ __all__ = [
     "Extract",
     "Http",
     "Poll",
+    "add_items",
     "default_extract",
     "default_poll",
     "dispatch_due",
@@ -109,6 +110,10 @@ def default_extract(body: bytes, source: SourceDef | None, doc: DocumentRow) -> 
         publisher=(source.publisher or source.name) if source else None,
         source_country=source.country if source else None,
     )
+    # Syndicated copies are recognised by the article text (services.store.dedup), kept on the row.
+    from services.store.ingest import fingerprint_document
+
+    fingerprint_document(doc, article.text)
     return [record_for(claim, article) for claim in extract_meetings(article)]
 
 
@@ -155,7 +160,11 @@ def dispatch_due(
         if not uow.sources.claim_slot(row.id, slot, now):
             continue
         row.next_check_at = schedule.next_check_at(
-            now, _definition(row), consecutive_errors=row.consecutive_errors, rng=_rng
+            now,
+            _definition(row),
+            rate_per_week=row.rate_per_week,
+            consecutive_errors=max(row.consecutive_errors, row.consecutive_empty),
+            rng=_rng,
         )
         uow.defer("fetcher.poll_source", row.id)
         polls += 1
@@ -185,6 +194,12 @@ def _as_datetime(value: Any) -> datetime | None:
 def _record_poll_failure(row: SourceRow, source: SourceDef, exc: Exception, now: datetime) -> None:
     """Error, counters, state and a backed-off next check on the source row
     (``services.fetcher.schedule``)."""
+    from services.fetcher.polite import HostHeld
+
+    if isinstance(exc, HostHeld):
+        # Nothing was sent: the host is on hold or busy. Not a failure of the source; come back then.
+        row.next_check_at = max(exc.until, now + timedelta(seconds=1))
+        return
     status = exc.status if isinstance(exc, HTTPStatusError) else None
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -208,24 +223,100 @@ def _record_poll_failure(row: SourceRow, source: SourceDef, exc: Exception, now:
     )
 
 
-def poll_source(uow: UnitOfWork, source_id: str, client: Http, poll: Poll, now: datetime) -> int:
+def _for_source(client: Http, source: SourceDef) -> Http:
+    """The client with the source's own host spacing, when it is a ``PoliteClient`` (fakes pass through)."""
+    for_source = getattr(client, "for_source", None)
+    return cast(Http, for_source(source.host_spacing)) if callable(for_source) else client
+
+
+def _health_events(uow: UnitOfWork, row: SourceRow, before: str, now: datetime) -> None:
+    """Tell the operator when a source turns broken (and when it recovers): an outbox row for the alert relay
+    (types ``source.broken`` / ``source.recovered``, delivered to ``settings.operator_webhook``) and a log
+    line. Only on the transition, so a source broken for a week is one notification."""
+    if row.state == before or "broken" not in (row.state, before):
+        return
+    kind = "source.broken" if row.state == "broken" else "source.recovered"
+    payload = {
+        "source_id": row.id,
+        "state": row.state,
+        "previous_state": before,
+        "last_error": row.last_error,
+        "consecutive_errors": row.consecutive_errors,
+        "consecutive_empty": row.consecutive_empty,
+        "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
+        "url": (row.definition or {}).get("url"),
+        "at": now.isoformat(),
+    }
+    uow.outbox.add(_source_aggregate(row.id), kind, payload, now)
+    if kind == "source.broken":
+        log.error("source %s is broken: %s", row.id, row.last_error)
+    else:
+        log.warning("source %s recovered", row.id)
+
+
+def _source_aggregate(source_id: str) -> str:
+    # outbox.aggregate_id holds 40 characters; source ids may be longer.
+    key = f"source:{source_id}"
+    return key if len(key) <= 40 else "source:" + hashlib.sha1(source_id.encode()).hexdigest()[:33]
+
+
+def _observed_rate(uow: UnitOfWork, source_id: str, items: Sequence[Item], now: datetime) -> float | None:
+    """Items per week: from the items' own dates when the feed or listing gives them, else from when this
+    source's documents were first seen (listings without dates)."""
+    dated = [d for d in (_as_datetime(i.published) for i in items) if d is not None]
+    if dated:
+        return schedule.items_per_week(dated, now)
+    return schedule.items_per_week(uow.documents.first_seen(source_id, now - timedelta(days=28)), now)
+
+
+def poll_source(
+    uow: UnitOfWork,
+    source_id: str,
+    client: Http,
+    poll: Poll,
+    now: datetime,
+    *,
+    unconditional_after_s: float = 86400.0,
+    websub_poll_interval_s: float = 6 * 3600.0,
+    websub_public_url: str | None = None,
+) -> int:
     """Poll one source with its stored validators; new item URLs become pending documents.
 
     A failed poll is recorded on the source (error, counter, state, a backed-off ``next_check_at``), never
-    raised: the schedule is the retry. Returns the number of documents sent to fetch.
+    raised: the schedule is the retry. Every ``unconditional_after_s`` the poll goes without validators (a
+    server whose ETag never changes is still read). The next check comes from the source's observed rate,
+    never sooner than the server's hints; a source with a live WebSub subscription is polled at most every
+    ``websub_poll_interval_s`` (a safety net). Returns the number of documents sent to fetch.
     """
+    from services.core import metrics
+
     row = uow.sources.get(source_id)
     if row is None or not row.enabled:
         return 0
     source = _definition(row)
+    before = row.state
     row.last_polled_at = now
+    row.polls = (row.polls or 0) + 1
+    etag, last_modified = row.etag, row.last_modified
+    unconditional = (
+        row.last_unconditional_at is None
+        or (now - row.last_unconditional_at).total_seconds() >= unconditional_after_s
+    )
+    if unconditional:
+        etag = last_modified = None
     try:
-        result = poll(source, client, row.etag, row.last_modified)
+        result = poll(source, _for_source(client, source), etag, last_modified)
     except (FetchError, FeedError, ParseError) as exc:
         _record_poll_failure(row, source, exc, now)
-        log.warning("poll %s failed (%d in a row): %s", source_id, row.consecutive_errors, row.last_error)
+        from services.fetcher.polite import HostHeld
+
+        metrics.observe_poll(source_id, "held" if isinstance(exc, HostHeld) else "error")
+        log.warning("poll %s failed (%d in a row): %s", source_id, row.consecutive_errors, exc)
+        _health_events(uow, row, before, now)
         uow.session.flush()
         return 0
+    if unconditional:
+        row.last_unconditional_at = now
     row.consecutive_errors = 0
     row.consecutive_empty = 0
     row.state = schedule.source_state(enabled=row.enabled)
@@ -233,15 +324,54 @@ def poll_source(uow: UnitOfWork, source_id: str, client: Http, poll: Poll, now: 
     row.last_success_at = now
     row.etag = result.etag or row.etag
     row.last_modified = result.last_modified or row.last_modified
-    row.next_check_at = schedule.next_check_at(now, source, hints=getattr(result, "hints", None))
+    hints = getattr(result, "hints", None)
+    if hints is not None and hints.ttl_s is not None:
+        row.ttl_s = hints.ttl_s
+    elif hints is not None and row.ttl_s is not None and result.not_modified:
+        # A 304 does not repeat the feed's <ttl>: keep honouring the last one seen.
+        hints = schedule.ServerHints(
+            ttl_s=row.ttl_s,
+            max_age_s=hints.max_age_s,
+            expires_in_s=hints.expires_in_s,
+            retry_after_s=hints.retry_after_s,
+        )
+    if not result.not_modified:
+        row.rate_per_week = _observed_rate(uow, source_id, result.items, now)
+    hub = getattr(result, "hub", None)
+    if hub and row.websub_hub != hub:
+        row.websub_hub = hub
+        row.websub_topic = getattr(result, "final_url", None) or source.url
+    row.next_check_at = schedule.next_check_at(now, source, rate_per_week=row.rate_per_week, hints=hints)
+    if row.websub_lease_until is not None and row.websub_lease_until > now:
+        row.next_check_at = max(row.next_check_at, now + timedelta(seconds=websub_poll_interval_s))
+    if websub_public_url:
+        from services.fetcher.websub import needs_subscription
+
+        if needs_subscription(row.websub_hub, row.websub_lease_until, now):
+            uow.defer("fetcher.websub_subscribe", source_id)
+    _health_events(uow, row, before, now)
     if result.not_modified:
+        metrics.observe_poll(source_id, "not_modified")
         uow.session.flush()
         return 0
+    new, sent = add_items(uow, source_id, result.items, now)
+    metrics.observe_poll(source_id, "ok", items=len(result.items), new=new)
+    return sent
+
+
+def add_items(uow: UnitOfWork, source_id: str, items: Sequence[Item], now: datetime) -> tuple[int, int]:
+    """Items of a feed or listing page -> pending documents, sent to fetch. Identity: the canonical URL, and
+    the feed GUID within the source (a known GUID under a new URL is a moved item, not a new one). Returns
+    (new documents, documents sent to fetch: the new ones and any still pending whose message was lost)."""
+    known_guids = uow.documents.known_guids(source_id, [i.guid for i in items if i.guid])
     canonical: list[str] = []
-    for item in result.items:
+    new = 0
+    for item in items:
         url = canonical_url(item.url)
+        if item.guid and item.guid in known_guids and not uow.documents.has_url(url):
+            continue
         canonical.append(url)
-        uow.documents.add_pending(
+        added = uow.documents.add_pending(
             source_id=source_id,
             url=item.url,
             canonical_url=url,
@@ -250,12 +380,12 @@ def poll_source(uow: UnitOfWork, source_id: str, client: Http, poll: Poll, now: 
             published=_as_datetime(item.published),
             now=now,
         )
-    # New items and any still pending from an earlier poll whose fetch message was lost.
+        new += added is not None
     pending = uow.documents.pending_ids(canonical)
     for doc_id in pending:
         uow.defer("fetcher.fetch_document", doc_id)
     uow.session.flush()
-    return len(pending)
+    return new, len(pending)
 
 
 def fetch_document(uow: UnitOfWork, document_id: int, client: Http, now: datetime) -> bool:
@@ -268,13 +398,41 @@ def fetch_document(uow: UnitOfWork, document_id: int, client: Http, now: datetim
         if doc.status == "fetched" and doc.parse_status == "pending":
             uow.defer("parser.parse_document", document_id)
         return False
+    from services.fetcher.polite import HostHeld
+
+    source_row = uow.sources.get(doc.source_id) if doc.source_id else None
+    if source_row is not None:
+        client = _for_source(client, _definition(source_row))
     try:
         fetched = client.get(doc.url)
     except FetchError as exc:
+        held = isinstance(exc, HostHeld) or (
+            isinstance(exc, HTTPStatusError)
+            and schedule.classify_error(exc.status, exc.retry_after) == "hold"
+        )
+        if held:
+            # The host asked for a pause (or is busy): stays pending, with the reason visible; the stalled
+            # sweep of ``dispatch_due`` sends it again later. Not a failure, not a retry storm.
+            doc.fetch_error = f"{type(exc).__name__}: {exc}"[:2000]
+            doc.delivery_count = 0
+            uow.session.flush()
+            return False
         if is_transient_fetch_error(exc):
             raise
         doc.status = "failed"
         doc.fetch_error = f"{type(exc).__name__}: {exc}"[:2000]
+        doc.delivery_count = 0
+        uow.session.flush()
+        return False
+    twin = uow.documents.same_content(doc.source_id, fetched.sha256, document_id)
+    if twin is not None:
+        # The same bytes under another URL of this source: a moved item, not a new one.
+        doc.status = "failed"
+        doc.http_status = fetched.status
+        doc.final_url = fetched.final_url
+        doc.sha256 = fetched.sha256
+        doc.fetched_at = fetched.fetched_at
+        doc.fetch_error = f"duplicate: same content as document {twin}"
         doc.delivery_count = 0
         uow.session.flush()
         return False
@@ -324,48 +482,14 @@ def parse_document(uow: UnitOfWork, document_id: int, extract: Extract, now: dat
     return len(records)
 
 
-def store_claims(uow: UnitOfWork, document_id: int, now: datetime) -> int:
-    """Merge every claim of the document into the meetings, link the report, write outbox rows.
+def store_claims(uow: UnitOfWork, document_id: int, now: datetime, rules: Sequence[Any] = ()) -> int:
+    """Merge every claim of the document into the meetings, link the report, write outbox rows (and their
+    alert deliveries under ``rules``): ``services.store.ingest.store_document``.
 
     A new meeting gets a ``meeting.created`` event; a meeting that changed materially (see
     ``merge.merge_record``) gets ``meeting.updated``; a claim that only adds a source writes no event.
     Re-running leaves the same rows. Returns the number of outbox rows written.
     """
-    doc = uow.documents.get(document_id)
-    if doc is None or doc.status != "fetched" or doc.parse_status != "ok":
-        return 0
-    events = 0
-    for index, record in enumerate(doc.claims or []):
-        facts = merge.facts_of(record, fallback_key=f"{document_id}:{index}")
-        candidates = uow.meetings.candidates(facts.parties_key, facts.date) if facts.date is not None else []
-        decision = merge.decide(facts, candidates)
-        meeting_id = decision.meeting_id
-        created = False
-        if meeting_id is None:
-            meeting_id = merge.meeting_id_for(decision.identity_key)
-            created = uow.meetings.insert_if_absent(meeting_id, facts, merge.strip_sources(record), now)
-            if not created:
-                existing = uow.meetings.get_by_key(decision.identity_key)
-                assert existing is not None
-                meeting_id = existing.id
-        # Locked: the other side's report of the same meeting may be merging in a concurrent transaction.
-        meeting = uow.meetings.get(meeting_id, for_update=True)
-        assert meeting is not None
-        merged, changed = merge.merge_record(meeting.record, record)
-        if changed:
-            meeting.record = merged
-            meeting.status = str(merged.get("status") or meeting.status)
-            meeting.level = str(merged.get("level") or meeting.level)
-            meeting.updated_at = now
-        sources = record.get("sources") or [{}]
-        evidence = sources[0].get("evidence") if sources else None
-        uow.meetings.link_source(meeting_id, document_id, evidence, record, decision.rule, now)
-        uow.session.flush()
-        if created or changed:
-            payload = uow.meetings.public_record(meeting)
-            uow.outbox.add(meeting_id, "meeting.created" if created else "meeting.updated", payload, now)
-            events += 1
-    doc.stored_at = now
-    doc.delivery_count = 0
-    uow.session.flush()
-    return events
+    from services.store.ingest import store_document
+
+    return store_document(uow, document_id, now, rules).events

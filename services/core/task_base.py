@@ -40,7 +40,7 @@ from services.store.uow import Send, UnitOfWork
 
 if TYPE_CHECKING:
     from services.core.stages import Http
-    from services.fetcher.http import GuardedClient
+    from services.fetcher.polite import PoliteClient
 
 __all__ = [
     "LOCAL_QUEUE",
@@ -150,7 +150,7 @@ class LocalQueue:
 
 LOCAL_QUEUE = LocalQueue()
 
-_clients: dict[int, tuple[Settings, GuardedClient]] = {}
+_clients: dict[int, tuple[Settings, PoliteClient]] = {}
 
 
 class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
@@ -185,14 +185,17 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
         return UnitOfWork(session_factory(self.settings.database_url), send=self.sender())
 
     def http(self) -> Http:
-        """The process's guarded HTTP client for the active settings (shared: per-host spacing spans
-        tasks)."""
+        """The process's polite, guarded HTTP client for the active settings (``services.fetcher.polite``)."""
         from services.fetcher.http import GuardedClient
+        from services.fetcher.polite import DbHosts, PoliteClient
 
         settings = self.settings
         entry = _clients.get(id(settings))
         if entry is None:
-            entry = (settings, GuardedClient(settings))
+            # Politeness (robots.txt, host spacing, Retry-After holds) around the guarded client; its host
+            # state is in the database, so it spans the workers.
+            hosts = DbHosts(session_factory(settings.database_url))
+            entry = (settings, PoliteClient(GuardedClient(settings), settings, hosts))
             _clients[id(settings)] = entry
         return entry[1]
 

@@ -682,6 +682,39 @@ class GuardedClient:
                 response.close()
         raise TooManyRedirects(f"more than {self._settings.max_redirects} redirects from {url}")
 
+    def post_form(self, url: str, data: dict[str, str]) -> FetchedDoc:
+        """POST a form (a WebSub hub request) under the same address checks, deadline and size cap as
+        ``get``; redirects are not followed (a hub answers 202 or an error)."""
+        started = time.monotonic()
+        deadline = started + self._settings.fetch_deadline_s
+        token = _DEADLINE.set(deadline)
+        try:
+            target = self._prepare(url)
+            per_io = min(self._settings.fetch_read_timeout_s, self._left(deadline, url))
+            try:
+                request = self._client.build_request(
+                    "POST", target, data=data, timeout=httpx.Timeout(per_io)
+                )
+                response = self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                self._left(deadline, url)
+                raise FetchError(f"timeout posting to {url}: {exc}") from exc
+            except httpx.HTTPError as exc:
+                cause = exc.__cause__ or exc.__context__
+                if isinstance(cause, BlockedAddress):
+                    raise cause from None
+                raise FetchError(f"error posting to {url}: {exc}") from exc
+            try:
+                if not 200 <= response.status_code < 300:
+                    raise HTTPStatusError(
+                        response.status_code, parse_retry_after(response.headers.get("retry-after")), url=url
+                    )
+                return self._doc(url, url, response, self._read_body(response, deadline, url))
+            finally:
+                response.close()
+        finally:
+            _DEADLINE.reset(token)
+
     def _read_body(self, response: httpx.Response, deadline: float, url: str) -> bytes:
         cap = self._settings.max_body_bytes
         encoding = response.headers.get("content-encoding", "")

@@ -34,6 +34,8 @@ _META_DATE = (
 )
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w\-]+)""", re.IGNORECASE)
 _ISO = re.compile(r"(20\d\d|19\d\d)[-/.年](\d{1,2})[-/.月](\d{1,2})")
+# day first with dots (30.10.2025), the form of most non-US sites; slashes stay ambiguous (US month first)
+_DMY = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.((?:19|20)\d\d)\b")
 _BLOCKS = "p, h1, h2, h3, h4, li, td, div, br"
 _MIN_BODY = 40
 
@@ -64,6 +66,9 @@ def decode_html(html: bytes | str) -> str:
     return html.decode("utf-8", "replace")
 
 
+_WRAP = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+
+
 def _node_text(node: Any) -> str:
     """Text of a node with block elements on their own lines."""
     parts: list[str] = []
@@ -71,7 +76,8 @@ def _node_text(node: Any) -> str:
         if child.tag == "-text":
             t = child.text_content
             if t and t.strip():
-                parts.append(t)
+                # a line break in the HTML source is only a space; blocks below make the real breaks
+                parts.append(_WRAP.sub(" ", t))
         elif child.tag in ("p", "br", "div", "li", "h1", "h2", "h3", "h4", "tr"):
             parts.append("\n")
     text = "".join(parts)
@@ -83,12 +89,15 @@ def _parse_date(s: str | None) -> date | None:
     if not s:
         return None
     m = _ISO.search(s)
-    if not m:
-        return None
     try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        d = _DMY.search(s)
+        if d:
+            return date(int(d.group(3)), int(d.group(2)), int(d.group(1)))
     except ValueError:
         return None
+    return None
 
 
 def _meta(tree: HTMLParser, names: tuple[str, ...]) -> str | None:

@@ -57,6 +57,9 @@ def _month(pack: Pack, token: str) -> int | None:
     return best[1] if best else None
 
 
+_CLOCK = re.compile(r"\d:$")
+
+
 def _safe(y: int, m: int, d: int) -> date | None:
     try:
         return date(y, m, d)
@@ -70,7 +73,8 @@ def find_dates(text: str, pack: Pack, ref: date | None) -> list[DateHit]:
     taken: list[tuple[int, int]] = []
     for rx in pack.date_res:
         for m in rx.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
+            if any(s < m.end() and m.start() < e for s, e in taken) or _CLOCK.search(text, 0, m.start()):
+                # "14:24 Июль 16": minutes of a clock time are not a day
                 continue
             gd = m.groupdict()
             day = int(gd["day"]) if gd.get("day") else None

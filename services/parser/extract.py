@@ -22,6 +22,7 @@ import bisect
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -32,7 +33,6 @@ from services.parser.errors import ParseError
 from services.parser.gazetteer import Gazetteer, Mention
 from services.parser.langdetect import detect_language
 from services.parser.packs import ROLE_PRIORITY, Pack, load_pack
-from services.parser.triere import trie_pattern
 
 __all__ = ["extract_meetings", "record_for", "split_sentences"]
 
@@ -131,6 +131,8 @@ class _Claim:
     cue: str
     explain: dict[str, Any] = field(default_factory=dict)
     subject: _Person | None = None
+    # the sentence states the day itself (not a fallback to the lede, dateline or publication day)
+    dated: bool = False
 
 
 # --------------------------------------------------------------------------------------------- sentences
@@ -184,13 +186,119 @@ def _registry() -> Any:
     return reg
 
 
-def _registry_matcher(script: str) -> re.Pattern[str] | None:
-    """One trie regex over the registry's name variants (and surnames) of one script, built once."""
+_WORD = re.compile(r"\w+")
+
+
+_NAME_GOES_ON = re.compile(r"[ \t]+[A-ZА-ЯЁ][a-zа-яё]+")
+
+
+class _NameMatcher:
+    """Leftmost-longest matching of many literal names by dictionary look-ups, not one huge regex.
+
+    Compiling a regex over the registry's tens of thousands of variants took longer than a whole batch of
+    extractions; a dict keyed by a name's first word builds in milliseconds.
+    Spaced scripts: a phrase matches at
+    a word start, its spaces match any whitespace run and it must end at a word boundary; a phrase ending in
+    ``*`` is a stem (any word characters may follow). Han: the longest stored name starting at each character.
+    """
+
+    def __init__(self, phrases: set[str], han: bool) -> None:
+        self.han = han
+        self.whole: set[str] = set()
+        self.lengths: list[int] = []
+        self.first: dict[str, list[tuple[str, ...]]] = {}
+        self.stems: dict[str, list[tuple[str, ...]]] = {}
+        self.initials: frozenset[str] = frozenset()
+        if han:
+            self.whole = phrases
+            self.lengths = sorted({len(p) for p in phrases}, reverse=True)
+            return
+        for ph in phrases:
+            words = tuple(ph.split())
+            lead = _WORD.match(words[0]) if words else None
+            if lead is None:
+                continue
+            key = lead.group(0)
+            table = self.stems if len(words) == 1 and words[0] == key + "*" else self.first
+            table.setdefault(key, []).append(words)
+        for table in (self.first, self.stems):
+            for cands in table.values():
+                cands.sort(key=lambda w: -sum(len(x) for x in w))
+        # most words of a sentence cannot start a name: one set look-up rules them out
+        self.initials = frozenset(k[0] for table in (self.first, self.stems) for k in table)
+
+    def finditer(self, text: str) -> list[tuple[int, str]]:
+        """Non-overlapping (start, matched text) pairs, left to right."""
+        out: list[tuple[int, str]] = []
+        if self.han:
+            i, n = 0, len(text)
+            while i < n:
+                for k in self.lengths:
+                    if i + k <= n and text[i : i + k] in self.whole:
+                        out.append((i, text[i : i + k]))
+                        i += k
+                        break
+                else:
+                    i += 1
+            return out
+        pos = 0
+        for w in _WORD.finditer(text):
+            start = w.start()
+            if start < pos:
+                continue
+            word = w.group(0)
+            if word[0] not in self.initials:
+                continue
+            end = self._match_at(text, start, self.first.get(word, ()))
+            if end < 0:
+                for k in range(len(word), 2, -1):
+                    cands = self.stems.get(word[:k])
+                    if cands:
+                        end = self._match_at(text, start, cands)
+                        if end >= 0:
+                            break
+            if end >= 0:
+                out.append((start, text[start:end]))
+                pos = end
+        return out
+
+    @staticmethod
+    def _match_at(text: str, start: int, cands: Iterable[tuple[str, ...]]) -> int:
+        best = -1
+        n = len(text)
+        for words in cands:
+            i = start
+            ok = True
+            for j, wd in enumerate(words):
+                if j:
+                    k = i
+                    while k < n and text[k].isspace():
+                        k += 1
+                    if k == i:
+                        ok = False
+                        break
+                    i = k
+                stem = wd.endswith("*") and j == len(words) - 1
+                lit = wd[:-1] if stem else wd
+                if not text.startswith(lit, i):
+                    ok = False
+                    break
+                i += len(lit)
+                if stem:
+                    while i < n and (text[i].isalnum() or text[i] == "_"):
+                        i += 1
+            if ok and not (i < n and (text[i].isalnum() or text[i] == "_")) and i > best:
+                best = i
+        return best
+
+
+def _registry_matcher(script: str) -> _NameMatcher | None:
+    """A matcher over the registry's name variants (and surnames) of one script, built once per process."""
     key = "rx:" + script
     if key in _REG_CACHE:
         return _REG_CACHE[key]  # type: ignore[no-any-return]
     reg = _registry()
-    rx: re.Pattern[str] | None = None
+    rx: _NameMatcher | None = None
     if reg is not None and hasattr(reg, "names_index"):
         phrases: set[str] = set()
         for variant, _term in reg.names_index():
@@ -211,13 +319,15 @@ def _registry_matcher(script: str) -> re.Pattern[str] | None:
             if len(words) >= 2:
                 phrases.add(v)
             last = words[-1]
+            if " of " in f" {v} " or " из " in f" {v} ":
+                # "Willem-Alexander of the Netherlands": the last word is a realm, not a surname
+                continue
             if len(last) >= 4 and last[:1].isupper():
                 phrases.add(
                     last[:-1] + "*" if cyr and last[-1] in "аяоеийь" else (last + "*" if cyr else last)
                 )
         if phrases:
-            body = trie_pattern(sorted(phrases))
-            rx = re.compile(body if script == "han" else rf"(?<!\w){body}(?!\w)")
+            rx = _NameMatcher(phrases, script == "han")
     _REG_CACHE[key] = rx
     return rx
 
@@ -404,6 +514,13 @@ _GENERIC_LOWER = frozenset(
         "ambassador",
         "commissioner",
     }
+)
+# several meetings, one per state of a list ("held bilateral meetings with counterparts from A, B and C")
+_SEPARATE = re.compile(
+    r"(?i)\bbilateral meetings\b|\bseparate(?:ly| meetings)\b|по отдельности|отдельные встречи|分别"
+)
+_COLLEAGUE = re.compile(
+    r"(?i)(?:\b(?:my|our) (?:\w+ )?colleagues?|мо(?:й|им|его|ему) коллег\w*|我的同事),?\s*(?:the\s+)?$"
 )
 _GAP_CHAIN = re.compile(r"^\s*(?:,|and|&|и|、|兼|，)?\s*(?:the\s+)?$", re.IGNORECASE)
 
@@ -610,6 +727,9 @@ def _people(
         ):
             # a lower-case generic noun with nothing attached ("the president of the company") is not a title
             continue
+        if country is None and org is None and source_country and _COLLEAGUE.search(text, max(0, s - 40), s):
+            # "my colleague, the Minister for Trade": the speaker's own government
+            country = source_country
         if country is None and org is None and out and re.fullmatch(r"\s*、\s*", text[out[-1].end_name : s]):
             # "某国总统甲、总理乙": a list shares its state
             country, org = out[-1].country, out[-1].org
@@ -623,6 +743,36 @@ def _people(
             k = text.find(name, after_end, after_end + 160)
             person.end_name = k + len(name) if k >= 0 else e
         out.append(person)
+        if name and pack.language == "zh":
+            out.extend(_zh_shared_title(text, person, pack, places))
+    return out
+
+
+_ZH_NEXT_NAME = re.compile(r"、([\u4e00-\u9fff·]{2,8}?)(?=[、，,。；;]|等)")
+
+
+def _zh_shared_title(text: str, first: _Person, pack: Pack, places: list[Mention]) -> list[_Person]:
+    """Names listed after a titled name share its title and state ("副总理戈利科娃、诺瓦克、特鲁特涅夫等").
+    A listed item that holds a title or a place of its own is not such a name."""
+    out: list[_Person] = []
+    pos = first.end_name
+    bad_first = str(pack.raw.get("name_bad_first") or "")
+    while pos > 0:
+        m = _ZH_NEXT_NAME.match(text, pos)
+        if m is None:
+            break
+        cand, at = m.group(1), m.start(1)
+        if (
+            pack.title_re.search(cand)
+            or cand[0] in bad_first
+            or any(p.start < m.end(1) and at < p.end for p in places)
+        ):
+            break
+        out.append(
+            replace(first, start=at, end=m.end(1), name=cand, name_printed=cand, person_id=None, aliases=())
+        )
+        out[-1].end_name = m.end(1)
+        pos = m.end(1)
     return out
 
 
@@ -738,7 +888,13 @@ _SOFT_BREAK = re.compile(r"(?<=[a-zа-яё,])[ \t]*\n+[ \t]*(?=[a-zа-яё])")
 def _normalize(text: str) -> str:
     """NFC text; in spaced scripts a line break inside a sentence (hard-wrapped releases) becomes a space."""
     text = unicodedata.normalize("NFC", text).replace("\r", "\n").replace("\u200b", "")
+    if _PINYIN_NOTE.search(text):
+        # "國(guó)": reading aids some sites print after characters split words and names
+        text = _PINYIN_NOTE.sub("", text)
     return _SOFT_BREAK.sub(" ", text)
+
+
+_PINYIN_NOTE = re.compile(r"(?<=[\u3400-\u9fff])\((?:[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*)\)")
 
 
 def extract_meetings(article: Article) -> list[MeetingClaim]:
@@ -769,7 +925,10 @@ def _author(article: Article, pack: Pack, people: list[_Person]) -> _Person | No
             if m:
                 role = pk.role_of(m.group(0))
                 break
-        if re.search(r"(?i)foreign|external affairs|МИД|иностранных дел|外交|外务", article.publisher):
+        if re.search(
+            r"(?i)foreign|external affairs|department of state|state dep|МИД|иностранных дел|外交|外务",
+            article.publisher,
+        ):
             role = "foreign_minister" if role in ("official", "minister") else role
     return _Person(-1, -1, role, None, sc, None, None, None, cue="author")
 
@@ -830,11 +989,16 @@ def _extract(article: Article) -> list[MeetingClaim]:
     cue_hits = [m for m in events if m.lastgroup in ("video", "phone", "cue")]
     attend_hits = [m for m in events if m.lastgroup == "attend"]
     joined_hits = [m for m in events if m.lastgroup == "joined"]
-    # an attendance cue may swallow the form ("出席……视频会议"): look inside it too
+    # an attendance or generic cue may swallow the form ("出席……视频会议", "had a telephone conversation"):
+    # look inside it too
     mode_hits = [
         (
             name,
-            [m for m in events if m.lastgroup == name or (m.lastgroup == "attend" and rx.search(m.group(0)))],
+            [
+                m
+                for m in events
+                if m.lastgroup == name or (m.lastgroup in ("attend", "cue") and rx.search(m.group(0)))
+            ],
         )
         for name, rx in pack.cue_modes
         if name in ("video", "phone")
@@ -846,11 +1010,19 @@ def _extract(article: Article) -> list[MeetingClaim]:
             continue
         cue_m = _first_in(cue_hits, base, end)
         attend_m = _first_in(attend_hits, base, end)
-        if last and _first_in(joined_hits, base, end) is not None:
+        joined_m = _first_in(joined_hits, base, end)
+        if last and joined_m is not None:
             # "李明、张华等参加会见": more people of the meeting just reported
             extra = [replace(p) for p in people if base <= p.start < end and p.party]
             for c in last:
                 c.people.extend(q for q in extra if not any(_same_person(q, o) for o in c.people))
+            continue
+        if (
+            joined_m is not None
+            and cue_m is not None
+            and joined_m.start() - 8 <= cue_m.start() < joined_m.end()
+        ):
+            # "……会见时在座" after a meeting that was not recorded: attendees, not a meeting of their own
             continue
         for m_name, mhits in mode_hits:
             if _first_in(mhits, base, end) is not None:
@@ -880,6 +1052,11 @@ def _extract(article: Article) -> list[MeetingClaim]:
         if author is not None and pack.first_person_re.search(sent):
             ppl.insert(0, replace(author, start=base - 1))
         ppl += _org_participants(sent, base, cue, places, ppl)
+        group = _group_offices(sent, base, pack, places, ppl)
+        ppl += group
+        # "the foreign ministers of A, B and C" met as one; "counterparts from A, B and C" one by one
+        group_multi = len(group) >= 2 and group[0].role != "counterpart" and not _SEPARATE.search(sent)
+        own = bool(ppl)
         if not any(p.start < cue_pos for p in ppl) and attend_m is None:
             # "He also met ...", "Also held talks with ...": the subject of the meeting just reported, or the
             # author of a ministry's release
@@ -904,15 +1081,17 @@ def _extract(article: Article) -> list[MeetingClaim]:
         ):
             ppl.insert(0, replace(author, start=base - 1))
             parties.add(author.country or "")
+        # who attended: the release's own named official, else (in a ministry's release) its unnamed principal
+        attendee = lead if lead is not None else (author if _is_release(article) else None)
         if (
             attend_m is not None
             and cue_m is None
-            and lead is not None
-            and lead.party not in parties
+            and attendee is not None
+            and attendee.party not in parties
             and parties
         ):
-            ppl.insert(0, replace(lead, start=base - 1))
-            parties.add(lead.party or "")
+            ppl.insert(0, replace(attendee, start=base - 1))
+            parties.add(attendee.party or "")
         mode: Mode = "in_person"
         specific = False
         for m_name, mhits in mode_hits:
@@ -920,7 +1099,8 @@ def _extract(article: Article) -> list[MeetingClaim]:
                 mode = "video" if m_name == "video" else "phone"
                 specific = True
                 break
-        if len(parties) < 2:
+        if len(parties) < 2 or (not own and last):
+            # no one of its own: the sentence goes on about the meeting just reported ("The sides discussed")
             if specific and last:
                 # "会谈以视频方式进行": the form of the meeting just reported
                 for c in last:
@@ -970,6 +1150,7 @@ def _extract(article: Article) -> list[MeetingClaim]:
             sent.strip(),
             cue.group(0),
             explain={"attend": True} if attend_m is not None and cue_m is None else {},
+            dated=found and day is not None,
         )
         if also and last and proto.sidelines is None:
             proto.sidelines = last[0].sidelines
@@ -979,7 +1160,7 @@ def _extract(article: Article) -> list[MeetingClaim]:
             sent,
             proto,
             article.source_country,
-            multilateral=attend_m is not None and cue_m is None,
+            multilateral=(attend_m is not None and cue_m is None) or group_multi,
             cue_pos=cue_pos,
         )
         claims.extend(new)
@@ -1036,6 +1217,59 @@ def _org_participants(
             break
         out.append(_Person(p.start, p.end, "official", None, None, p.code, None, None, cue="org"))
         pos = p.end
+    return out
+
+
+_STATE_ROLES = frozenset(
+    {
+        "head_of_state",
+        "deputy_head_of_state",
+        "head_of_government",
+        "deputy_head_of_government",
+        "foreign_minister",
+        "deputy_foreign_minister",
+    }
+)
+_GROUP_SEP = re.compile(r"^\s*(?:,|，|、)?\s*(?:and|и|和|及|与|與|&)?\s*(?:the\s+)?$", re.IGNORECASE)
+
+
+def _group_offices(
+    sent: str, base: int, pack: Pack, places: list[Mention], ppl: list[_Person]
+) -> list[_Person]:
+    """Unnamed officials of each state in a list governed by a plural office ("the foreign ministers of A, B
+    and C", "A、B、C等10余国外长"): one participant per listed state the sentence does not name yet."""
+    if not pack.group_before and not pack.group_after:
+        return []
+    end = base + len(sent)
+    states = [m for m in places if m.kind == "country" and base <= m.start < end]
+    runs: list[list[Mention]] = []
+    for m in states:
+        if runs and _GROUP_SEP.match(sent[runs[-1][-1].end - base : m.start - base]):
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    out: list[_Person] = []
+    for run in runs:
+        if len(run) < 2:
+            continue
+        role: str | None = None
+        before = sent[: run[0].start - base]
+        after = sent[run[-1].end - base :]
+        for r, rx in pack.group_before:
+            if rx.search(before[-120:]):
+                role = r
+                break
+        if role is None:
+            for r, rx in pack.group_after:
+                if rx.match(after):
+                    role = r
+                    break
+        if role is None:
+            continue
+        for m in run:
+            if any(p.country == m.code for p in ppl + out):
+                continue
+            out.append(_Person(m.start, m.end, role, None, m.code, None, None, None, cue="group"))
     return out
 
 
@@ -1152,11 +1386,14 @@ def _known_names(
         out.append(replace(p, start=pos, end=pos + 1, cue="name", end_name=-1))
     rx = _registry_matcher(pack.script)
     if rx is not None:
-        for m in rx.finditer(sent):
-            pos = base + m.start()
+        for at, hit in rx.finditer(sent):
+            pos = base + at
             if any(s - 2 <= pos < e + 40 for s, e in spans) or any(abs(o.start - pos) < 3 for o in out):
                 continue
-            term = _lookup(m.group(0), on)
+            if pack.bounded and " " not in hit and _NAME_GOES_ON.match(sent, at + len(hit)):
+                # "Mustafa Abdul Jalil": a known surname as the first part of some other person's name
+                continue
+            term = _lookup(hit, on)
             if term is None or not (getattr(term, "country", None) or getattr(term, "org", None)):
                 continue
             if on is not None and hasattr(term, "active") and not term.active(on, 3650):
@@ -1164,13 +1401,13 @@ def _known_names(
             out.append(
                 _Person(
                     pos,
-                    pos + len(m.group(0)),
+                    pos + len(hit),
                     str(term.role),
                     None,
                     term.country,
                     term.org,
                     str(term.name),
-                    m.group(0),
+                    hit,
                     getattr(term, "person_id", None),
                     cue="registry",
                 )
@@ -1188,7 +1425,8 @@ def _split(
     cue_pos: int = 0,
 ) -> list[_Claim]:
     """One claim per counterpart party, or one for all when the sentence describes a multilateral meeting."""
-    ppl = [p for p in ppl if p.party]
+    # "中国—中亚外长会晤": a state office read off a format's name is no participant of its own
+    ppl = [p for p in ppl if p.party and not (p.org and not p.name and p.role in _STATE_ROLES)]
     ppl.sort(key=lambda p: p.start)
     # one entry per person (a title mentioned twice in the sentence)
     uniq: list[_Person] = []
@@ -1240,7 +1478,8 @@ def _merge(claims: list[_Claim]) -> list[_Claim]:
                 o
                 for o in out
                 if o.status == c.status
-                and (o.day is None or c.day is None or o.day == c.day)
+                # a day only assumed (publication day, lede) yields to a day the text states
+                and (o.day is None or c.day is None or o.day == c.day or not (o.dated and c.dated))
                 and (
                     frozenset(p.party for p in o.people) == parties
                     or (o.explain.get("attend") and c.explain.get("attend"))
@@ -1260,6 +1499,8 @@ def _merge(claims: list[_Claim]) -> list[_Claim]:
         if c.mode_specific and not tgt.mode_specific:
             tgt.mode, tgt.mode_specific = c.mode, True
             tgt.city = tgt.loc_country = None
+        if c.dated and not tgt.dated and c.day is not None:
+            tgt.day, tgt.dated = c.day, True
         tgt.day = tgt.day or c.day
         if tgt.mode == "in_person" and tgt.city is None and tgt.loc_country is None:
             tgt.city, tgt.loc_country = c.city, c.loc_country

@@ -22,6 +22,8 @@ from services.parser.triere import trie_pattern
 
 __all__ = ["Gazetteer", "Mention"]
 
+# the C loader (libyaml) reads the bundled data several times faster than the pure-Python one
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DATA = Path(__file__).resolve().parent / "data" / "gazetteer"
 _LOCALES = {
     "ru": ["ru"],
@@ -176,7 +178,9 @@ class Gazetteer:
         # Latin-script languages share the English index (names are mostly alike); add their own variants.
         for lang in _LATIN[1:]:
             per_lang[lang] = per_lang.get(lang, []) + per_lang["en"]
-        self._index = {lang: _Index(lang, vs) for lang, vs in per_lang.items()}
+        # an index compiles one large regex; most processes need one or two languages, so build on first use
+        self._variants = per_lang
+        self._index: dict[str, _Index] = {}
 
     @classmethod
     @functools.cache
@@ -185,16 +189,25 @@ class Gazetteer:
 
         def load(name: str) -> dict[str, Any]:
             with (_DATA / name).open(encoding="utf-8") as f:
-                return dict(yaml.safe_load(f) or {})
+                return dict(yaml.load(f, Loader=_YAML_LOADER) or {})
 
         return cls(load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"))
 
     def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self._index))
+        return tuple(sorted(self._variants))
+
+    def _index_for(self, lang: str) -> _Index:
+        """The index of ``lang`` (English when the language has no variants), compiled once."""
+        if lang not in self._variants:
+            lang = "en"
+        idx = self._index.get(lang)
+        if idx is None:
+            idx = self._index[lang] = _Index(lang, self._variants[lang])
+        return idx
 
     def find(self, text: str, lang: str) -> list[Mention]:
         """All mentions in ``text`` for language ``lang`` (falls back to English), leftmost-longest."""
-        idx = self._index.get(lang) or self._index["en"]
+        idx = self._index_for(lang)
         out: list[Mention] = []
         for m in idx.rx.finditer(text):
             hit = m.group(0)

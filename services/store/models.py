@@ -7,6 +7,7 @@ meeting        one row per meeting (identity key unique); ``record`` is the merg
 meeting_source the reports a meeting was built from, with the merge rule that attached each one
 outbox         events for the alert relay, written in the same transaction as the meeting
 dead_letter    task deliveries given up on (poison input, retries exhausted), with their error
+fetch_host     per-host politeness: next allowed request, Retry-After hold, cached robots.txt
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -42,6 +45,7 @@ __all__ = [
     "MeetingSourceRow",
     "OutboxRow",
     "DeadLetterRow",
+    "FetchHostRow",
     "utcnow",
 ]
 
@@ -107,6 +111,21 @@ class SourceRow(Base):
     delivery_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Fetcher politeness and scheduling (revision b1f0e7a2c001).
+    # Items per week seen recently (services.fetcher.schedule.items_per_week); None: unknown.
+    rate_per_week: Mapped[float | None] = mapped_column(Float)
+    # The feed's <ttl> in seconds, kept because a 304 does not repeat it.
+    ttl_s: Mapped[float | None] = mapped_column(Float)
+    # Last poll sent without validators (servers with broken ETags are caught by a periodic full fetch).
+    last_unconditional_at: Mapped[datetime | None]
+    polls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # `communique backfill` cursor: {"next": url|None, "pages": n, "done": bool, "since": date|None}
+    backfill: Mapped[dict[str, Any] | None]
+    # WebSub (services.fetcher.websub): the hub the feed advertises and our subscription to it.
+    websub_hub: Mapped[str | None] = mapped_column(Text)
+    websub_topic: Mapped[str | None] = mapped_column(Text)
+    websub_secret: Mapped[str | None] = mapped_column(String(100))
+    websub_lease_until: Mapped[datetime | None]
 
 
 class PollSlotRow(Base):
@@ -149,6 +168,15 @@ class DocumentRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Syndicated copies (issue 5): the normalised article text's hash, its 64-bit SimHash and the SimHash's
+    # four 16-bit bands (indexed: two texts within 3 bits share a band), and the document this one copies.
+    text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    sim_b0: Mapped[int | None] = mapped_column(Integer, index=True)
+    sim_b1: Mapped[int | None] = mapped_column(Integer, index=True)
+    sim_b2: Mapped[int | None] = mapped_column(Integer, index=True)
+    sim_b3: Mapped[int | None] = mapped_column(Integer, index=True)
+    copy_of: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MeetingRow(Base):
@@ -165,6 +193,11 @@ class MeetingRow(Base):
     record: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+    # Issue 5: bumped on every change (change_log keeps each version); a split-off meeting is pinned (never a
+    # merge candidate); a meeting whose every source was withdrawn is retracted, not deleted.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    retracted_at: Mapped[datetime | None]
 
 
 class MeetingSourceRow(Base):
@@ -178,6 +211,9 @@ class MeetingSourceRow(Base):
     record: Mapped[dict[str, Any]]
     merge_rule: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The claim's position in the document, and whether an operator pinned the report to this meeting (split).
+    claim_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class OutboxRow(Base):
@@ -200,3 +236,110 @@ class DeadLetterRow(Base):
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FetchHostRow(Base):
+    """Per-host politeness state shared by every worker (services.fetcher.polite): the next moment a request
+    may start (spacing), a hold asked for by the server (Retry-After), and the cached robots.txt."""
+
+    __tablename__ = "fetch_host"
+
+    # host[:port], lower case
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_at: Mapped[datetime | None]
+    hold_until: Mapped[datetime | None]
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    # robots.txt as fetched: status (None = unreachable) and body; re-fetched after robots_expires_at
+    robots_status: Mapped[int | None] = mapped_column(Integer)
+    robots_body: Mapped[str | None] = mapped_column(Text)
+    robots_fetched_at: Mapped[datetime | None]
+    robots_expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# A moved item (new URL, same feed GUID) is recognised by its GUID within its source.
+Index("ix_document_source_id_guid", DocumentRow.source_id, DocumentRow.guid)
+
+
+# --- Issue 5: merge versions, change log, syndicated copies, alert deliveries (revision c2e1f8b3d002) -----
+
+
+class ChangeLogRow(Base):
+    """Every change of a meeting, in commit order: the meeting's version history and the feed downstream
+    databases tail (``id`` is the cursor). ``payload`` holds the version, the document and merge rule behind
+    the change, what it added, and the public record after it."""
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    aggregate_id: Mapped[str] = mapped_column(String(40), index=True)
+    # meeting.created, meeting.updated, meeting.source_added, meeting.source_removed, meeting.split,
+    # meeting.retracted
+    type: Mapped[str] = mapped_column(String(40))
+    document_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DeliveryRow(Base):
+    """One destination of one outbox row; the relay's unit of work. Retries live here (``next_attempt_at``),
+    not in the broker."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("outbox_id", "channel_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[str] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    channel_key: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))
+    rules: Mapped[list[Any]]
+    # pending -> sent | dead | dropped (destination removed from the rules) | disabled (410)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    # Set by the relay's claim; the sender swaps it for its own, so one claim is sent by one process only.
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DeliveryLogRow(Base):
+    """One row per delivery attempt (what the endpoint answered, and what the relay did next)."""
+
+    __tablename__ = "delivery_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertedRow(Base):
+    """(meeting, rule) pairs already alerted: an alert fires once per rule and meeting."""
+
+    __tablename__ = "alerted"
+    __table_args__ = (UniqueConstraint("meeting_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(200))
+    outbox_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EndpointRow(Base):
+    """Destinations an endpoint switched off (410 Gone): no deliveries until an operator re-enables them."""
+
+    __tablename__ = "endpoint"
+
+    channel_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

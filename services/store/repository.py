@@ -11,15 +11,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.store.merge import Candidate, ClaimFacts
 from services.store.models import (
+    AlertedRow,
     Base,
+    ChangeLogRow,
     DeadLetterRow,
+    DeliveryLogRow,
+    DeliveryRow,
     DocumentRow,
+    EndpointRow,
+    FetchHostRow,
     MeetingRow,
     MeetingSourceRow,
     OutboxRow,
@@ -33,7 +39,11 @@ __all__ = [
     "MeetingRepository",
     "OutboxRepository",
     "DeadLetterRepository",
+    "HostRepository",
     "SOURCE_FIELDS",
+    "ChangeLogRepository",
+    "DeliveryRepository",
+    "MergeRepository",
 ]
 
 SOURCE_FIELDS = ("url", "publisher", "published_at", "language", "title", "evidence")
@@ -247,6 +257,51 @@ class DocumentRepository(_Repository):
         ).all()
         return {str(status): int(n) for status, n in rows}
 
+    def first_seen(self, source_id: str, since: datetime) -> list[datetime]:
+        """When this source's documents were first seen (created), since ``since``: the publishing rate of a
+        listing that gives no dates."""
+        return list(
+            self.session.scalars(
+                select(DocumentRow.created_at).where(
+                    DocumentRow.source_id == source_id, DocumentRow.created_at >= since
+                )
+            )
+        )
+
+    def known_guids(self, source_id: str, guids: Sequence[str]) -> set[str]:
+        """The GUIDs among ``guids`` that this source already has documents for."""
+        if not guids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(DocumentRow.guid).where(
+                    DocumentRow.source_id == source_id, DocumentRow.guid.in_(list(set(guids)))
+                )
+            )
+        )
+
+    def has_url(self, canonical_url: str) -> bool:
+        return (
+            self.session.scalar(select(DocumentRow.id).where(DocumentRow.canonical_url == canonical_url))
+            is not None
+        )
+
+    def same_content(self, source_id: str | None, sha256: str, exclude_id: int) -> int | None:
+        """Another fetched document of this source with exactly these bytes (a moved item), if any."""
+        if source_id is None:
+            return None
+        return self.session.scalar(
+            select(DocumentRow.id)
+            .where(
+                DocumentRow.source_id == source_id,
+                DocumentRow.sha256 == sha256,
+                DocumentRow.status == "fetched",
+                DocumentRow.id != exclude_id,
+            )
+            .order_by(DocumentRow.id)
+            .limit(1)
+        )
+
 
 class MeetingRepository(_Repository):
     def candidates(self, parties_key: str, day: date) -> list[Candidate]:
@@ -389,3 +444,496 @@ class DeadLetterRepository(_Repository):
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
+
+
+class HostRepository(_Repository):
+    """Per-host politeness state (``fetch_host``), used by ``services.fetcher.polite`` in short transactions
+    of its own (never inside a task's unit of work, so a reservation is visible to other workers at once)."""
+
+    def get(self, host: str) -> FetchHostRow | None:
+        return self.session.get(FetchHostRow, host)
+
+    def _locked(self, host: str, now: datetime) -> FetchHostRow:
+        """The host's row, created if absent, locked for this transaction (Postgres row lock; SQLite takes
+        the database write lock at the first write)."""
+        self.session.execute(
+            _insert(self.session, FetchHostRow)
+            .values(host=host, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["host"])
+        )
+        row = self.session.scalar(select(FetchHostRow).where(FetchHostRow.host == host).with_for_update())
+        assert row is not None
+        return row
+
+    def reserve(
+        self, host: str, now: datetime, spacing_s: float, max_wait_s: float
+    ) -> tuple[float | None, datetime | None]:
+        """Reserve the host's next request slot: (seconds to wait, None), or (None, held until) when the
+        host is on hold or the slot is more than ``max_wait_s`` away (nothing is reserved then)."""
+        row = self._locked(host, now)
+        if row.hold_until is not None and row.hold_until > now:
+            return None, row.hold_until
+        start = max(row.next_at or now, now)
+        wait = (start - now).total_seconds()
+        if wait > max_wait_s:
+            return None, start
+        row.next_at = start + timedelta(seconds=spacing_s)
+        row.updated_at = now
+        self.session.flush()
+        return wait, None
+
+    def release(self, host: str, done: datetime, spacing_s: float) -> None:
+        """A request finished: the next one starts no sooner than ``spacing_s`` after it (slow answers
+        widen the gap, so one host sees one request at a time)."""
+        row = self._locked(host, done)
+        later = done + timedelta(seconds=spacing_s)
+        if row.next_at is None or row.next_at < later:
+            row.next_at = later
+        row.updated_at = done
+        self.session.flush()
+
+    def hold(self, host: str, until: datetime, reason: str, now: datetime) -> None:
+        """Leave the host alone until ``until`` (a longer hold already in place stays)."""
+        row = self._locked(host, now)
+        if row.hold_until is None or row.hold_until < until:
+            row.hold_until = until
+            row.hold_reason = reason[:2000]
+        row.updated_at = now
+        self.session.flush()
+
+    def save_robots(
+        self, host: str, status: int | None, body: str | None, fetched_at: datetime, expires_at: datetime
+    ) -> None:
+        row = self._locked(host, fetched_at)
+        row.robots_status = status
+        row.robots_body = body
+        row.robots_fetched_at = fetched_at
+        row.robots_expires_at = expires_at
+        row.updated_at = fetched_at
+        self.session.flush()
+
+    def holds(self, now: datetime) -> list[FetchHostRow]:
+        """Hosts on hold at ``now`` (for the operator)."""
+        return list(
+            self.session.scalars(
+                select(FetchHostRow).where(FetchHostRow.hold_until > now).order_by(FetchHostRow.host)
+            )
+        )
+
+
+# --- Issue 5: merge and versions, syndicated copies, change log, alert deliveries ---------------------------
+
+
+class MergeRepository(_Repository):
+    """The merge's reads and writes beyond ``MeetingRepository``: candidates with their people, the links of
+    a document or a meeting, syndicated-copy lookups."""
+
+    def candidates(self, parties_key: str, day: date) -> list[Candidate]:
+        """Live (not retracted) meetings of these parties within a day of ``day``, oldest first."""
+        from services.store.merge import people_of, tiers_of
+
+        rows = self.session.execute(
+            select(
+                MeetingRow.id,
+                MeetingRow.parties,
+                MeetingRow.date,
+                MeetingRow.mode,
+                MeetingRow.record,
+                MeetingRow.pinned,
+            )
+            .where(
+                MeetingRow.parties == parties_key,
+                MeetingRow.date.between(day - timedelta(days=1), day + timedelta(days=1)),
+                MeetingRow.retracted_at.is_(None),
+            )
+            .order_by(MeetingRow.created_at, MeetingRow.id)
+        ).all()
+        return [
+            Candidate(
+                id=r[0],
+                parties=r[1],
+                date=r[2],
+                mode=r[3],
+                people=people_of(r[4]),
+                pinned=bool(r[5]),
+                tiers=tiers_of(r[4]),
+            )
+            for r in rows
+        ]
+
+    def lock_parties(self, parties_key: str) -> None:
+        """Serialise merges of the same parties until the transaction ends (Postgres advisory lock; SQLite has
+        one writer anyway): two sides' reports stored at the same moment must see each other's meeting."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
+                {"ns": MERGE_LOCK_NS, "key": parties_key},
+            )
+
+    def links_of_document(self, document_id: int) -> list[MeetingSourceRow]:
+        return list(
+            self.session.scalars(
+                select(MeetingSourceRow)
+                .where(MeetingSourceRow.document_id == document_id)
+                .order_by(MeetingSourceRow.id)
+            )
+        )
+
+    def links_of_meeting(self, meeting_id: str) -> list[MeetingSourceRow]:
+        return list(
+            self.session.scalars(
+                select(MeetingSourceRow)
+                .where(MeetingSourceRow.meeting_id == meeting_id)
+                .order_by(MeetingSourceRow.id)
+            )
+        )
+
+    def link(
+        self,
+        meeting_id: str,
+        document_id: int,
+        claim_index: int,
+        evidence: str | None,
+        record: dict[str, Any],
+        rule: str,
+        now: datetime,
+        *,
+        pinned: bool = False,
+    ) -> tuple[bool, int]:
+        """Attach the report to the meeting (or refresh its evidence): (whether the link is new, its id)."""
+        stmt = _insert(self.session, MeetingSourceRow).values(
+            meeting_id=meeting_id,
+            document_id=document_id,
+            claim_index=claim_index,
+            evidence=evidence,
+            record=record,
+            merge_rule=rule,
+            pinned=pinned,
+            created_at=now,
+        )
+        stmt = stmt.on_conflict_do_nothing(index_elements=["meeting_id", "document_id"]).returning(
+            MeetingSourceRow.id
+        )
+        row = self.session.execute(stmt).first()
+        if row is not None:
+            return True, int(row[0])
+        link_id = self.session.scalar(
+            update(MeetingSourceRow)
+            .where(MeetingSourceRow.meeting_id == meeting_id, MeetingSourceRow.document_id == document_id)
+            .values(evidence=evidence, record=record, claim_index=claim_index)
+            .returning(MeetingSourceRow.id)
+        )
+        return False, int(link_id or 0)
+
+    def unlink(self, link_id: int) -> None:
+        self.session.execute(delete(MeetingSourceRow).where(MeetingSourceRow.id == link_id))
+
+    def insert_meeting(
+        self,
+        meeting_id: str,
+        facts: ClaimFacts,
+        record: dict[str, Any],
+        now: datetime,
+        *,
+        pinned: bool = False,
+    ) -> bool:
+        """Create the meeting keyed ``facts.identity_key``; False when it exists (a concurrent or earlier
+        claim made it)."""
+        stmt = (
+            _insert(self.session, MeetingRow)
+            .values(
+                id=meeting_id,
+                identity_key=facts.identity_key,
+                parties=facts.parties_key,
+                date=facts.date,
+                mode=facts.mode,
+                status=facts.status,
+                level=facts.level,
+                record=record,
+                version=0,
+                pinned=pinned,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["identity_key"])
+            .returning(MeetingRow.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def find_copy(
+        self, document_id: int, text_sha256: str | None, simhash: int | None, bands: Sequence[int]
+    ) -> list[tuple[int, int | None, str | None]]:
+        """Stored documents (other than this one) with the same normalised text or sharing a SimHash band:
+        (id, simhash, text_sha256), oldest first. The caller applies the distance test."""
+        conds = []
+        if text_sha256:
+            conds.append(DocumentRow.text_sha256 == text_sha256)
+        if simhash is not None:
+            cols = (DocumentRow.sim_b0, DocumentRow.sim_b1, DocumentRow.sim_b2, DocumentRow.sim_b3)
+            conds.extend(col == band for col, band in zip(cols, bands, strict=True))
+        if not conds:
+            return []
+        rows = self.session.execute(
+            select(DocumentRow.id, DocumentRow.simhash, DocumentRow.text_sha256)
+            .where(or_(*conds), DocumentRow.id != document_id, DocumentRow.stored_at.is_not(None))
+            .order_by(DocumentRow.id)
+            .limit(200)
+        ).all()
+        return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    def stored_document_ids(self, since: datetime | None) -> list[int]:
+        """Parsed documents with a body (for reparse), fetched on or after ``since``."""
+        stmt = select(DocumentRow.id).where(DocumentRow.status == "fetched", DocumentRow.body.is_not(None))
+        if since is not None:
+            stmt = stmt.where(DocumentRow.fetched_at >= since)
+        return [int(i) for i in self.session.scalars(stmt.order_by(DocumentRow.id))]
+
+
+class ChangeLogRepository(_Repository):
+    """``change_log``: append-only; ``id`` is the cursor downstream tails by."""
+
+    def add(
+        self, aggregate_id: str, type_: str, document_id: int | None, payload: dict[str, Any], now: datetime
+    ) -> int:
+        row = ChangeLogRow(
+            aggregate_id=aggregate_id, type=type_, document_id=document_id, payload=payload, created_at=now
+        )
+        self.session.add(row)
+        self.session.flush()
+        return int(row.id)
+
+    def for_aggregate(self, aggregate_id: str) -> list[ChangeLogRow]:
+        return list(
+            self.session.scalars(
+                select(ChangeLogRow)
+                .where(ChangeLogRow.aggregate_id == aggregate_id)
+                .order_by(ChangeLogRow.id)
+            )
+        )
+
+    def iter_since(
+        self, *, after_id: int = 0, since: datetime | None = None, batch: int = 500
+    ) -> Iterator[ChangeLogRow]:
+        """Entries after ``after_id`` (and created at or after ``since``), in commit order."""
+        last = after_id
+        while True:
+            stmt = select(ChangeLogRow).where(ChangeLogRow.id > last)
+            if since is not None:
+                stmt = stmt.where(ChangeLogRow.created_at >= since)
+            rows = list(self.session.scalars(stmt.order_by(ChangeLogRow.id).limit(batch)))
+            if not rows:
+                return
+            yield from rows
+            last = int(rows[-1].id)
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(ChangeLogRow)) or 0)
+
+
+class DeliveryRepository(_Repository):
+    """Alert deliveries: planned in the store transaction, claimed and finished by the relay."""
+
+    def alerted_rules(self, meeting_id: str) -> set[str]:
+        return set(self.session.scalars(select(AlertedRow.rule).where(AlertedRow.meeting_id == meeting_id)))
+
+    def mark_alerted(self, meeting_id: str, rules: Iterable[str], outbox_id: str, now: datetime) -> None:
+        for rule in rules:
+            self.session.execute(
+                _insert(self.session, AlertedRow)
+                .values(meeting_id=meeting_id, rule=rule, outbox_id=outbox_id, created_at=now)
+                .on_conflict_do_nothing(index_elements=["meeting_id", "rule"])
+            )
+
+    def add(self, outbox_id: str, channel_key: str, kind: str, rules: Sequence[str], now: datetime) -> bool:
+        """One delivery per (outbox row, destination); False when it was planned already."""
+        stmt = (
+            _insert(self.session, DeliveryRow)
+            .values(
+                outbox_id=outbox_id,
+                channel_key=channel_key,
+                kind=kind,
+                rules=list(rules),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["outbox_id", "channel_key"])
+            .returning(DeliveryRow.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def claim_due(self, now: datetime, lease_s: float, limit: int = 100) -> list[tuple[int, str]]:
+        """Claim due pending rows for ``lease_s``: (id, lease token) each. Postgres skips rows another relay
+        has locked (``FOR UPDATE SKIP LOCKED``); SQLite serialises writers, so the update is the claim."""
+        stmt = (
+            select(DeliveryRow.id)
+            .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = [int(i) for i in self.session.scalars(stmt)]
+        out: list[tuple[int, str]] = []
+        for delivery_id in ids:
+            token = str(uuid.uuid4())
+            result = self.session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.status == "pending",
+                    DeliveryRow.next_attempt_at <= now,
+                )
+                .values(lease_token=token, next_attempt_at=now + timedelta(seconds=lease_s), updated_at=now)
+            )
+            if getattr(result, "rowcount", 0):
+                out.append((delivery_id, token))
+        return out
+
+    def take(self, delivery_id: int, token: str, now: datetime, lease_s: float) -> DeliveryRow | None:
+        """Swap the relay's lease token for a fresh one and count the attempt: only one sender wins a
+        claim (a redelivered task message finds the token gone). None when the row is not ours to send."""
+        mine = str(uuid.uuid4())
+        result = self.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == delivery_id,
+                DeliveryRow.status == "pending",
+                DeliveryRow.lease_token == token,
+            )
+            .values(
+                lease_token=mine,
+                attempts=DeliveryRow.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_s),
+                updated_at=now,
+            )
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        self.session.flush()
+        row = self.session.get(DeliveryRow, delivery_id, populate_existing=True)
+        return row
+
+    def get(self, delivery_id: int) -> DeliveryRow | None:
+        return self.session.get(DeliveryRow, delivery_id)
+
+    def outbox(self, outbox_id: str) -> OutboxRow | None:
+        return self.session.get(OutboxRow, outbox_id)
+
+    def finish(
+        self,
+        delivery_id: int,
+        token: str,
+        *,
+        status: str,
+        next_attempt_at: datetime | None,
+        http_status: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> bool:
+        """Record the outcome of our attempt (only while we still hold the lease)."""
+        values: dict[str, Any] = {
+            "status": status,
+            "lease_token": None,
+            "last_status": http_status,
+            "last_error": error,
+            "updated_at": now,
+        }
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        if status == "sent":
+            values["sent_at"] = now
+        result = self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.lease_token == token)
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def log(
+        self,
+        delivery_id: int,
+        attempt: int,
+        http_status: int | None,
+        outcome: str,
+        error: str | None,
+        duration_ms: int,
+        now: datetime,
+    ) -> None:
+        self.session.add(
+            DeliveryLogRow(
+                delivery_id=delivery_id,
+                attempt=attempt,
+                http_status=http_status,
+                outcome=outcome,
+                error=error,
+                duration_ms=duration_ms,
+                created_at=now,
+            )
+        )
+        self.session.flush()
+
+    def attempts_of(self, delivery_id: int) -> list[DeliveryLogRow]:
+        return list(
+            self.session.scalars(
+                select(DeliveryLogRow)
+                .where(DeliveryLogRow.delivery_id == delivery_id)
+                .order_by(DeliveryLogRow.id)
+            )
+        )
+
+    def endpoint_disabled(self, channel_key: str) -> bool:
+        row = self.session.get(EndpointRow, channel_key)
+        return bool(row is not None and row.disabled)
+
+    def set_endpoint(self, channel_key: str, disabled: bool, reason: str | None, now: datetime) -> None:
+        stmt = _insert(self.session, EndpointRow).values(
+            channel_key=channel_key, disabled=disabled, reason=reason, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel_key"],
+            set_={"disabled": stmt.excluded.disabled, "reason": stmt.excluded.reason, "updated_at": now},
+        )
+        self.session.execute(stmt)
+
+    def all(self) -> list[DeliveryRow]:
+        return list(self.session.scalars(select(DeliveryRow).order_by(DeliveryRow.id)))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def add_operator_event(self, event_id: str, type_: str, payload: dict[str, Any], now: datetime) -> bool:
+        """An operator event (its id is deterministic, so the same event is written once) with its one
+        delivery to the operator channel; False when it exists."""
+        stmt = (
+            _insert(self.session, OutboxRow)
+            .values(id=event_id, aggregate_id="operator", type=type_, payload=payload, created_at=now)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(OutboxRow.id)
+        )
+        if self.session.execute(stmt).first() is None:
+            return False
+        self.add(event_id, OPERATOR_CHANNEL, "new", ["operator"], now)
+        return True
+
+    def broken_sources(self) -> list[SourceRow]:
+        return list(
+            self.session.scalars(select(SourceRow).where(SourceRow.state == "broken").order_by(SourceRow.id))
+        )
+
+    def dead_letter_total(self) -> int:
+        dead = self.session.scalar(
+            select(func.count()).select_from(DeliveryRow).where(DeliveryRow.status == "dead")
+        )
+        return int(dead or 0) + int(self.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
+
+
+MERGE_LOCK_NS = 0x6D657267  # "merg": the advisory-lock namespace of merges (two-int form)
+
+OPERATOR_CHANNEL = "operator"
+"""Channel key of operator events: sent to ``settings.operator_webhook``, never to subscribers."""

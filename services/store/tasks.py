@@ -1,19 +1,59 @@
-"""Store task: a parsed document's claims -> meetings, sources, outbox. Thin: the work is in
-``core.stages``."""
+"""Store task: a parsed document's claims -> meetings, sources, change log, outbox and alert deliveries. Thin:
+the work is in ``core.stages`` / ``store.ingest``."""
 
 from __future__ import annotations
 
-from services.core import stages
-from services.core.task_base import PipelineTask, pipeline_task
+import httpx
 
-__all__ = ["store_claims"]
+from services.core import stages
+from services.core.db import session_factory
+from services.core.task_base import PipelineTask, pipeline_task
+from services.store.ingest import active_rules
+from services.store.relay import deliver_claimed, relay_due
+from services.store.uow import UnitOfWork
+
+__all__ = ["deliver", "relay", "store_claims"]
 
 
 @pipeline_task("store.store_claims", delivery="document")
 def store_claims(self: PipelineTask, document_id: int) -> int:
-    """Merge the document's claims into meetings (upsert), link the report, write outbox rows: one
-    transaction."""
+    """Merge the document's claims into meetings (upsert), link the report, write outbox rows and their
+    deliveries: one transaction."""
+    rules = active_rules(self.settings.rules)
     with self.uow() as uow:
-        events = stages.store_claims(uow, document_id, self.now())
+        events = stages.store_claims(uow, document_id, self.now(), rules)
         uow.commit()
     return events
+
+
+_webhook_client: list[httpx.Client] = []
+
+
+def _client() -> httpx.Client:
+    if not _webhook_client:
+        _webhook_client.append(httpx.Client())
+    return _webhook_client[0]
+
+
+@pipeline_task("notify.relay")
+def relay(self: PipelineTask) -> int:
+    """Claim due alert deliveries and send ``notify.deliver`` for each (beat runs it every few seconds)."""
+    with self.uow() as uow:
+        claimed = relay_due(uow, self.settings, self.now())
+        uow.commit()
+    return len(claimed)
+
+
+@pipeline_task("notify.deliver")
+def deliver(self: PipelineTask, delivery_id: int, token: str) -> str:
+    """One attempt at one claimed delivery (``services.store.relay.deliver_claimed``)."""
+    settings = self.settings
+    return deliver_claimed(
+        lambda: UnitOfWork(session_factory(settings.database_url)),
+        delivery_id,
+        token,
+        settings=settings,
+        rules=active_rules(settings.rules),
+        client=_client(),
+        now=self.now,
+    )

@@ -14,9 +14,12 @@ from typing import Any, Self
 from sqlalchemy.orm import Session
 
 from services.store.repository import (
+    ChangeLogRepository,
     DeadLetterRepository,
+    DeliveryRepository,
     DocumentRepository,
     MeetingRepository,
+    MergeRepository,
     OutboxRepository,
     SourceRepository,
 )
@@ -37,6 +40,9 @@ class UnitOfWork:
     meetings: MeetingRepository
     outbox: OutboxRepository
     dead_letters: DeadLetterRepository
+    merges: MergeRepository
+    changes: ChangeLogRepository
+    deliveries: DeliveryRepository
 
     def __init__(self, session_factory: Callable[[], Session], send: Send | None = None) -> None:
         self._session_factory = session_factory
@@ -50,6 +56,9 @@ class UnitOfWork:
         self.meetings = MeetingRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.dead_letters = DeadLetterRepository(self.session)
+        self.merges = MergeRepository(self.session)
+        self.changes = ChangeLogRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
         self._jobs = []
         return self
 

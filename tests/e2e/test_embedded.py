@@ -84,7 +84,7 @@ def test_run_once_stores_merged_meetings_and_exports_them(ministry_site: Any, tm
     assert json.loads(again.stderr.strip().splitlines()[-1])["meetings"] == 2
     assert len(ministry_site.server.hits_for("/kz/feed.xml")) == feed_hits
 
-    as_csv = communique(["export", "--format", "csv", "--since", "2025-03-04"], db)
+    as_csv = communique(["export", "--format", "csv", "--held-since", "2025-03-04"], db)
     assert as_csv.returncode == 0, as_csv.stderr
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [(r["parties"], r["source_count"]) for r in rows] == [("FIN;KAZ", "2")]

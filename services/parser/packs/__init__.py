@@ -87,6 +87,9 @@ class Pack:
     not_after_re: re.Pattern[str] | None = None
     attend_re: re.Pattern[str] | None = None
     place_title_gap_re: re.Pattern[str] | None = None
+    # an office held by each state of a list: "foreign ministers of A, B and C", "A、B、C等国外长"
+    group_before: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    group_after: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @property
     def bounded(self) -> bool:
@@ -173,7 +176,23 @@ def _compile(raw: dict[str, Any]) -> Pack:
     wd = {str(k).lower(): int(v) for k, v in (raw.get("weekdays") or {}).items()}
     fp = [re.escape(x) for x in neg.get("first_person") or []]
     dl = raw.get("dateline")
+    groups: dict[str, dict[str, list[str]]] = raw.get("group_titles") or {}
+    group_before = tuple(
+        (
+            role,
+            re.compile(
+                r"(?<!\w)(?:" + _alt(pats) + r")\s*(?:the\s+)?$" if bounded else _alt(pats) + "$", flags
+            ),
+        )
+        for role, pats in (groups.get("before") or {}).items()
+    )
+    group_after = tuple(
+        (role, re.compile("^(?:" + _alt(pats) + r")" + (r"(?!\w)" if bounded else ""), flags))
+        for role, pats in (groups.get("after") or {}).items()
+    )
     return Pack(
+        group_before=group_before,
+        group_after=group_after,
         language=str(raw["language"]),
         script=script,
         raw=raw,
@@ -256,5 +275,5 @@ def load_pack(language: str) -> Pack | None:
     if not path.is_file():
         return None
     with path.open(encoding="utf-8") as f:
-        raw = yaml.safe_load(f)
+        raw = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     return _compile(raw)

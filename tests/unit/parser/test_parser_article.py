@@ -62,3 +62,27 @@ def test_decode_gb_charset() -> None:
         "gb18030"
     )
     assert "王毅" in decode_html(html)
+
+
+WRAPPED = """<html lang="en"><body><div class="news-detail"><h1>Video call with the President of Mongolia</h1>
+<span class="news-date">14.02.2026</span>
+<div class="news-text"><p>Astana, 14 February 2026. President of Kazakhstan Kassym-Jomart Tokayev held
+talks via video call with President of Mongolia Ukhnaagiin Khurelsukh.</p>
+<p>The leaders discussed trade.</p></div></div>
+</body></html>"""
+
+
+def test_source_line_breaks_and_dotted_date() -> None:
+    """A line break in the HTML source is a space, not a sentence end; "14.02.2026" is day first."""
+    from services.core.domain import Article
+    from services.parser.extract import extract_meetings
+
+    sel = ArticleSelectors(title="div.news-detail h1", body="div.news-text", date="span.news-date")
+    art = extract_article(WRAPPED, url="https://example.org/v", selectors=sel, source_country="KAZ")
+    assert art.published == date(2026, 2, 14)
+    assert "held talks via video call with President" in art.text
+    assert isinstance(art, Article)
+    claims = extract_meetings(art)
+    assert len(claims) == 1
+    assert claims[0].mode == "video"
+    assert {p.country for p in claims[0].participants} == {"KAZ", "MNG"}

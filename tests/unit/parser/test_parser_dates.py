@@ -32,6 +32,9 @@ def _pack(lang: str):  # type: ignore[no-untyped-def]
         ("zh", "王毅8日在北京会见。", date(2020, 12, 9), date(2020, 12, 8)),
         ("zh", "王毅30日在北京会见。", date(2020, 12, 2), date(2020, 11, 30)),
         ("zh", "双方昨天通电话。", date(2020, 12, 2), date(2020, 12, 1)),
+        # the minutes of a clock time are no day; month-first Russian dates
+        ("ru", "14:24 Июль 16, 2026. Министры провели переговоры.", date(2026, 7, 16), date(2026, 7, 16)),
+        ("en", "Updated 10:05. They met on 3 May.", date(2026, 5, 4), date(2026, 5, 3)),
     ],
 )
 def test_resolve(lang: str, text: str, ref: date | None, expected: date) -> None:

@@ -32,6 +32,13 @@ def test_golden_cover_every_language_and_negative_case() -> None:
         assert any(n.startswith(lang + "_") for n in names)
     assert {"en_condolences", "en_press", "en_planned", "zh_condolence", "zh_planned", "ru_planned"} <= names
     assert "zh_traditional" in names
+    # rule classes added later: each in en, ru and zh
+    for rule in ("group_ministers", "repeated_contacts", "counterparts_list", "format_members"):
+        assert {f"{lang}_{rule}" for lang in ("en", "ru")} <= names
+        if rule != "repeated_contacts":
+            assert f"zh_{rule}" in names
+    assert {"zh_counterparts_list", "en_colleague", "ru_colleague", "zh_attendees_only"} <= names
+    assert {"zh_group_ministers", "zh_shared_title", "en_phone_dateline", "ru_clock_date"} <= names
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

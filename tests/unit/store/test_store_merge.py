@@ -126,3 +126,41 @@ def test_participants_unite_and_fill_names() -> None:
     assert [p["name"] for p in merged["participants"]] == ["Minister of KAZ", "Minister of FIN", "President"]
     assert merged["level"] == "head_of_state"
     assert changed
+
+
+def test_participants_unite_by_registry_id_with_the_best_title() -> None:
+    from services.store.merge import best_title
+
+    ru = record(("KAZ", "CHN"))
+    ru["participants"][1].update(person_id="Q701801", name="Wang Yi", title="Министр", aliases=["Ван И"])
+    zh = record(("CHN", "KAZ"))
+    zh["participants"][0].update(
+        person_id="Q701801", name="Wang Yi", title="外交部长王毅同志", name_as_printed="王毅", role="minister"
+    )
+    merged, _ = merge_record(ru, zh)
+    chn = [p for p in merged["participants"] if p["country"] == "CHN"]
+    assert len(chn) == 1
+    assert chn[0]["title"] == best_title("Министр", "外交部长王毅同志") == "外交部长王毅同志"
+    assert chn[0]["aliases"] == ["Ван И", "王毅"]
+    assert best_title("FM", "MF") == best_title("MF", "FM") == "FM"
+
+
+def test_identified_different_people_are_incompatible() -> None:
+    from services.store.merge import participants_compatible
+
+    a = record(("KAZ", "CHN"))
+    a["participants"][0]["person_id"] = "k1"
+    b = record(("KAZ", "CHN"))
+    b["participants"][0]["person_id"] = "k2"
+    fa, fb = facts_of(a, "a"), facts_of(b, "b")
+    assert not participants_compatible(fa.people, fb.people)
+    assert participants_compatible(fa.people, facts_of(record(("KAZ", "CHN")), "c").people)
+    stored = Candidate(id="m1", parties="CHN|KAZ", date=date(2025, 3, 4), mode="in_person", people=fa.people)
+    decision = decide(fb, [stored])
+    assert decision.meeting_id is None
+    assert decision.identity_key != fa.identity_key
+
+
+def test_pinned_meetings_are_never_candidates() -> None:
+    pinned = Candidate(id="m1", parties="FIN|KAZ", date=date(2025, 3, 4), mode="in_person", pinned=True)
+    assert decide(facts_of(record(), "d"), [pinned]).meeting_id is None
