@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import random
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,6 +152,7 @@ class LocalQueue:
 LOCAL_QUEUE = LocalQueue()
 
 _clients: dict[int, tuple[Settings, PoliteClient]] = {}
+_clients_lock = threading.Lock()
 
 
 class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
@@ -190,13 +192,14 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
         from services.fetcher.polite import DbHosts, PoliteClient
 
         settings = self.settings
-        entry = _clients.get(id(settings))
-        if entry is None:
-            # Politeness (robots.txt, host spacing, Retry-After holds) around the guarded client; its host
-            # state is in the database, so it spans the workers.
-            hosts = DbHosts(session_factory(settings.database_url))
-            entry = (settings, PoliteClient(GuardedClient(settings), settings, hosts))
-            _clients[id(settings)] = entry
+        with _clients_lock:  # worker threads start together: one client (and one robots cache) per process
+            entry = _clients.get(id(settings))
+            if entry is None:
+                # Politeness (robots.txt, host spacing, Retry-After holds) around the guarded client; its
+                # host state is in the database, so it spans the workers.
+                hosts = DbHosts(session_factory(settings.database_url))
+                entry = (settings, PoliteClient(GuardedClient(settings), settings, hosts))
+                _clients[id(settings)] = entry
         return entry[1]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -204,6 +204,21 @@ class Client(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class _ProcessState:
+    """What the views of one ``PoliteClient`` share in this process: parsed robots policies, recently read
+    holds (host -> (monotonic time read, hold until or None)) and per-host robots.txt fetch locks."""
+
+    policies: dict[str, tuple[RobotsPolicy, datetime]] = field(default_factory=dict)
+    holds: dict[str, tuple[float, datetime | None]] = field(default_factory=dict)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def robots_lock(self, host: str) -> threading.Lock:
+        with self.guard:
+            return self.locks.setdefault(host, threading.Lock())
+
+
 class PoliteClient:
     """``GuardedClient`` plus holds, robots.txt and host spacing (module docstring). Thread-safe as long as
     the inner client is; ``for_source`` gives a view with the source's spacing override."""
@@ -217,8 +232,7 @@ class PoliteClient:
         spacing_s: float | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        _cache: dict[str, tuple[RobotsPolicy, datetime]] | None = None,
-        _holds: dict[str, tuple[float, datetime | None]] | None = None,
+        _shared: _ProcessState | None = None,
     ) -> None:
         self.inner = inner
         self.settings = settings
@@ -226,9 +240,9 @@ class PoliteClient:
         self.spacing_s = settings.host_spacing_s if spacing_s is None else spacing_s
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
-        self._policies: dict[str, tuple[RobotsPolicy, datetime]] = {} if _cache is None else _cache
-        # host -> (monotonic time checked, hold until or None): spares unspaced requests a database read
-        self._holds: dict[str, tuple[float, datetime | None]] = {} if _holds is None else _holds
+        self._shared = _shared or _ProcessState()
+        self._policies = self._shared.policies
+        self._holds = self._shared.holds
 
     def for_source(self, host_spacing: float | None) -> PoliteClient:
         """The same client and shared state, spaced by a source's own ``host_spacing`` when it has one."""
@@ -241,8 +255,7 @@ class PoliteClient:
             spacing_s=host_spacing,
             clock=self._clock,
             sleep=self._sleep,
-            _cache=self._policies,
-            _holds=self._holds,
+            _shared=self._shared,
         )
 
     def close(self) -> None:
@@ -257,12 +270,18 @@ class PoliteClient:
         cached = self._policies.get(host)
         if cached is not None and cached[1] > now:
             return cached[0]
-        record = self.hosts.robots(host)
-        if record is None or record.expires_at <= now:
-            record = self._fetch_robots(url, host)
-            self.hosts.save_robots(host, record, now)
-        policy = parse_robots(record.status, record.body, self.settings.user_agent)
-        self._policies[host] = (policy, record.expires_at)
+        # One fetch per host and process: the other threads wait for it (workers of other processes find it
+        # in ``hosts`` unless they asked at the same moment).
+        with self._shared.robots_lock(host):
+            cached = self._policies.get(host)
+            if cached is not None and cached[1] > now:
+                return cached[0]
+            record = self.hosts.robots(host)
+            if record is None or record.expires_at <= now:
+                record = self._fetch_robots(url, host)
+                self.hosts.save_robots(host, record, now)
+            policy = parse_robots(record.status, record.body, self.settings.user_agent)
+            self._policies[host] = (policy, record.expires_at)
         return policy
 
     def _fetch_robots(self, url: str, host: str) -> RobotsRecord:

@@ -290,7 +290,7 @@ def store_document(
                 if not created:
                     existing = uow.meetings.get_by_key(decision.identity_key)
                     assert existing is not None
-                    meeting_id = existing.id
+                    meeting_id, rule = existing.id, "same_key"
                     if existing.retracted_at is not None:
                         existing.retracted_at = None
                         created = True
@@ -298,11 +298,13 @@ def store_document(
         meeting = uow.meetings.get(meeting_id, for_update=True)
         assert meeting is not None
         before = meeting.record
-        merged, material = merge.merge_record(before, record)
-        if merged != before:
-            meeting.record = merged
-            meeting.status = str(merged.get("status") or meeting.status)
-            meeting.level = str(merged.get("level") or meeting.level)
+        # A report that now says something else (a reparse) cannot just fill gaps: what it said before may
+        # be in the record, so the record is folded again from every report.
+        revised = (
+            current is not None
+            and current.meeting_id == meeting_id
+            and merge.strip_sources(current.record) != merge.strip_sources(record)
+        )
         new_link, link_id = uow.merges.link(
             meeting_id,
             document_id,
@@ -314,6 +316,15 @@ def store_document(
             pinned=bool(current is not None and current.pinned and current.meeting_id == meeting_id),
         )
         kept.add(link_id)
+        if revised:
+            merged = rebuild_record(uow.merges.links_of_meeting(meeting_id))
+            material = merge.materially_changed(before, merged)
+        else:
+            merged, material = merge.merge_record(before, record)
+        if merged != before:
+            meeting.record = merged
+            meeting.status = str(merged.get("status") or meeting.status)
+            meeting.level = str(merged.get("level") or meeting.level)
         if created or material:
             result.events += _record_change(
                 uow,
@@ -331,7 +342,7 @@ def store_document(
             _record_change(
                 uow,
                 meeting,
-                "meeting.source_added" if new_link else "meeting.updated",
+                "meeting.source_added" if new_link else "meeting.revised",
                 document_id,
                 rule,
                 _added(before, merged),

@@ -395,3 +395,18 @@ def test_retries_exhausted_make_a_visible_dead_letter(uow: UnitOfWork, db_url: s
         assert dead.error.startswith("HTTP 503")
         assert rx.processed == []
     client.close()
+
+
+def test_reparse_replaces_what_a_report_said_before(uow: UnitOfWork) -> None:
+    doc = add_doc(uow, "https://kz.example/1", [claim(topics=["energy"])])
+    other = add_doc(uow, "https://cn.example/1", [claim(url="https://cn.example/1", topics=["trade"])])
+    store(uow, doc)
+    store(uow, other)
+    row = uow.documents.get(doc)
+    assert row is not None
+    # The better extractor no longer reads "energy" into the Kazakh release.
+    row.claims = [claim(topics=["transport"])]
+    assert store(uow, doc).changes == 1
+    [meeting] = live_meetings(uow)
+    assert meeting.record["topics"] == ["transport", "trade"]
+    assert store(uow, doc).changes == 0

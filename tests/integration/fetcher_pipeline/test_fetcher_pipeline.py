@@ -367,6 +367,7 @@ def test_gzip_bomb_of_one_gib_is_aborted_with_bounded_memory(site: Server, sqlit
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
+    print(f"gzip bomb: peak {peak / 2**20:.1f} MiB traced, {elapsed:.2f} s, {sent['decoded'] >> 20} MiB sent")
     row = source_row(sqlite_url, "bomb")
     assert row.consecutive_errors == 2
     assert "TooLarge" in (row.last_error or "")
@@ -394,6 +395,7 @@ def test_stalling_server_is_cut_by_the_overall_deadline(site: Server, sqlite_url
     started = time.monotonic()
     run(settings, [feed_source("slow", site.url("/feed.xml"))])
     elapsed = time.monotonic() - started
+    print(f"stalling server: cut after {elapsed:.2f} s (deadline {settings.fetch_deadline_s} s)")
     row = source_row(sqlite_url, "slow")
     assert "DeadlineExceeded" in (row.last_error or "")
     assert row.consecutive_errors == 1
