@@ -304,69 +304,11 @@ class DocumentRepository(_Repository):
 
 
 class MeetingRepository(_Repository):
-    def candidates(self, parties_key: str, day: date) -> list[Candidate]:
-        rows = self.session.execute(
-            select(MeetingRow.id, MeetingRow.parties, MeetingRow.date, MeetingRow.mode)
-            .where(
-                MeetingRow.parties == parties_key,
-                MeetingRow.date.between(day - timedelta(days=1), day + timedelta(days=1)),
-            )
-            .order_by(MeetingRow.created_at, MeetingRow.id)
-        ).all()
-        return [Candidate(id=r[0], parties=r[1], date=r[2], mode=r[3]) for r in rows]
-
-    def insert_if_absent(
-        self, meeting_id: str, facts: ClaimFacts, record: dict[str, Any], now: datetime
-    ) -> bool:
-        """Create the meeting keyed ``facts.identity_key``; False when a concurrent or earlier claim made
-        it."""
-        stmt = (
-            _insert(self.session, MeetingRow)
-            .values(
-                id=meeting_id,
-                identity_key=facts.identity_key,
-                parties=facts.parties_key,
-                date=facts.date,
-                mode=facts.mode,
-                status=facts.status,
-                level=facts.level,
-                record=record,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["identity_key"])
-            .returning(MeetingRow.id)
-        )
-        return self.session.execute(stmt).first() is not None
-
     def get(self, meeting_id: str, *, for_update: bool = False) -> MeetingRow | None:
         return self.session.get(MeetingRow, meeting_id, with_for_update=for_update)
 
     def get_by_key(self, identity_key: str) -> MeetingRow | None:
         return self.session.scalar(select(MeetingRow).where(MeetingRow.identity_key == identity_key))
-
-    def link_source(
-        self,
-        meeting_id: str,
-        document_id: int,
-        evidence: str | None,
-        record: dict[str, Any],
-        rule: str,
-        now: datetime,
-    ) -> None:
-        stmt = _insert(self.session, MeetingSourceRow).values(
-            meeting_id=meeting_id,
-            document_id=document_id,
-            evidence=evidence,
-            record=record,
-            merge_rule=rule,
-            created_at=now,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["meeting_id", "document_id"],
-            set_={"evidence": stmt.excluded.evidence, "record": stmt.excluded.record},
-        )
-        self.session.execute(stmt)
 
     def sources_of(self, meeting_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """The public ``sources`` list of each meeting, in the order the reports arrived."""

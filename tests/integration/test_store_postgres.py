@@ -57,8 +57,8 @@ def test_meeting_insert_is_keyed_on_the_identity(pg_clean: str) -> None:
     }
     facts = facts_of(rec, "x")
     with UnitOfWork(session_factory(pg_clean)) as uow:
-        assert uow.meetings.insert_if_absent(meeting_id_for(facts.identity_key), facts, rec, NOW)
-        assert not uow.meetings.insert_if_absent(meeting_id_for(facts.identity_key), facts, rec, NOW)
+        assert uow.merges.insert_meeting(meeting_id_for(facts.identity_key), facts, rec, NOW)
+        assert not uow.merges.insert_meeting(meeting_id_for(facts.identity_key), facts, rec, NOW)
         uow.commit()
         assert uow.meetings.count() == 1
 
