@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from services.api import filters as F
 from services.api.schemas import PersonPage
+from services.core.domain import Role
 from services.parser.registry import Registry, Term
 
 __all__ = ["router", "select_terms"]
 
 router = APIRouter(tags=["people"])
 
-Role = Literal[
-    "head_of_state",
-    "deputy_head_of_state",
-    "head_of_government",
-    "deputy_head_of_government",
-    "foreign_minister",
-    "deputy_foreign_minister",
-    "minister",
-    "ambassador",
-    "envoy",
-    "legislator",
-    "org_head",
-    "official",
-]
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

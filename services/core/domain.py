@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "ROLES",
+    "Role",
     "LEVELS",
     "MODES",
     "Article",
@@ -29,7 +30,7 @@ __all__ = [
 Mode = Literal["in_person", "phone", "video"]
 Status = Literal["held", "planned"]
 
-ROLES: tuple[str, ...] = (
+Role = Literal[
     "head_of_state",
     "deputy_head_of_state",
     "head_of_government",
@@ -42,7 +43,8 @@ ROLES: tuple[str, ...] = (
     "legislator",
     "org_head",
     "official",
-)
+]
+ROLES: tuple[str, ...] = get_args(Role)
 LEVELS: tuple[str, ...] = (
     "head_of_state",
     "head_of_government",
