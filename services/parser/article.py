@@ -100,6 +100,19 @@ def _parse_date(s: str | None) -> date | None:
     return None
 
 
+def _node_date(node: Any) -> date | None:
+    """The date of a selector hit: a ``<time datetime>`` attribute (its own or a descendant's), else its text.
+
+    The attribute's calendar date is kept as written (local to the publisher), not shifted to UTC.
+    """
+    for cand in (node, node.css_first("time[datetime]")):
+        if cand is not None:
+            got = _parse_date(cand.attributes.get("datetime") or cand.attributes.get("content"))
+            if got is not None:
+                return got
+    return _parse_date(node.text(strip=True))
+
+
 def _meta(tree: HTMLParser, names: tuple[str, ...]) -> str | None:
     for n in names:
         for attr in ("property", "name", "itemprop"):
@@ -147,7 +160,10 @@ def extract_article(
             title = node.text(strip=True) if node is not None else None
         if published is None and selectors is not None and selectors.date:
             node = tree.css_first(selectors.date)
-            published = _parse_date(node.text(strip=True)) if node is not None else None
+            published = _node_date(node) if node is not None else None
+        # read before the drop list runs: a dropped header may hold the page's only <time datetime>
+        first_time = tree.css_first("time[datetime]") if published is None else None
+        time_date = _node_date(first_time) if first_time is not None else None
         if selectors is not None and selectors.body:
             for sel in selectors.drop:
                 for node in tree.css(sel):
@@ -168,6 +184,8 @@ def extract_article(
             title = node.text(strip=True) if node is not None else None
         if published is None:
             published = _parse_date(_meta(tree, _META_DATE))
+        if published is None:
+            published = time_date
         if published is None:
             published = _parse_date(text[:300])
         if language is None:

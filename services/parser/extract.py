@@ -40,7 +40,8 @@ _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Gen|Lt|Col|Hon|No|Nos|Art|vs|etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|"
     r"Nov|Dec|U\.S|U\.K|U\.N|H\.E|г|гг|т\.е|им|ул)|\b[A-ZА-ЯЁ])\.$"
 )
-_SENT_LATIN = re.compile(r"(?<=[.!?])[\"”»’']?\s+(?=[\"“«]?[A-ZА-ЯЁ0-9])|\n+|\s{3,}|\t+")
+# a run of spaces separates sentences in flattened layouts, except after a comma (a list that goes on)
+_SENT_LATIN = re.compile(r"(?<=[.!?])[\"”»’']?\s+(?=[\"“«]?[A-ZА-ЯЁ0-9])|\n+|(?<![,;:])\s{3,}|\t+")
 _SENT_CJK = re.compile(r"(?<=[。！？；])|\n+|\t+|\s{2,}")
 _WS = re.compile(r"[ \u00a0\u3000]+")
 _CAP_TOKEN = re.compile(r"[A-Z][\w'’\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )")
@@ -358,6 +359,9 @@ def _ru_nominative(token: str) -> str:
     return token
 
 
+_CAPS_FUNCTION_WORDS = frozenset({"for", "of", "and", "the", "to", "in", "on", "with", "at", "by", "from"})
+
+
 def _latin_name_after(s: str, pack: Pack) -> str | None:
     """Capitalised tokens at the start of ``s`` (after honorifics): "Dr Omar Tahany, visited" -> name."""
     s = s.lstrip(" ,")
@@ -397,7 +401,8 @@ def _latin_name_after(s: str, pack: Pack) -> str | None:
         return None
     if name.isupper():
         # a name in a capitals header ("ALDO VERANO"): keep it, in ordinary case
-        if len(tokens) < 2:
+        if len(tokens) < 2 or any(t.lower() in _CAPS_FUNCTION_WORDS for t in tokens):
+            # "MINISTER FOR PUBLIC WORKS": a headline's portfolio, not a name
             return None
         name = " ".join(t.capitalize() for t in name.split())
     return name
@@ -428,7 +433,9 @@ def _ru_name_after(s: str, pack: Pack) -> str | None:
         if not m2:
             break
         tok = m2.group(0)
-        if tok in pack.not_names or (tok.isupper() and len(tok) > 1):
+        # a one-letter capital inside a name is a syllable ("Ван И"), not the sentence-initial "И"
+        short_syllable = bool(tokens) and len(tok) == 1
+        if (tok in pack.not_names and not short_syllable) or (tok.isupper() and len(tok) > 1):
             break
         tokens.append(tok)
         pos = m2.end()
@@ -477,6 +484,13 @@ def _cjk_name_before(s: str, pack: Pack) -> str | None:
     if not m:
         return None
     name = _cjk_cut(m.group(0), pack, from_right=True)
+    if pack.script == "han" and len(name) > 2:
+        # "落实好习近平主席": a registry name that ends the run is the whole name
+        rx = _registry_matcher("han")
+        known = rx.whole if rx is not None else set()
+        tail = next((name[k:] for k in range(1, len(name) - 1) if name[k:] in known), None)
+        if tail is not None and name not in known:
+            name = tail
     if len(name) < 2 or len(name) > int(pack.raw.get("name_max", 10)):
         return None
     if name[0] in str(pack.raw.get("name_bad_first") or "") or name[-1] in str(
@@ -491,7 +505,11 @@ def _cjk_name_before(s: str, pack: Pack) -> str | None:
 
 _GAP_BEFORE = re.compile(r"^(?:[ \t]*(?:[’']s|的|the)?[ \t]*|[ \t]*-[ \t]*)$", re.IGNORECASE)
 _GAP_AFTER = re.compile(
-    r"^\s*(?:of|for|from|at)\s+(?:the\s+)?$|^\s*,?\s*$|^\s*(?:de|du|des|de la|de l['’])\s*$", re.IGNORECASE
+    r"^\s*(?:of|for|from|at)\s+(?:the\s+)?$|^\s*,?\s*$|^\s*(?:de|du|des|de la|de l['’])\s*$"
+    # the state's formal style before its name: "Министром иностранных дел Республики Казахстан"
+    r"|^\s*(?:(?:Исламск|Федеративн|Объединенн|Объединённ|Социалистическ|Народн|Демократическ)\w*\s+)?"
+    r"(?:Республик|Королевств|Государств|Султанат|Княжеств|Эмират|Федераци)\w*\s+$",
+    re.IGNORECASE,
 )
 _GAP_LIST = re.compile(
     r"^\s*(?:,|and|и|、|和|，)\s*(?:the\s+)?$|^\s*,\s*(?:and|и)\s+(?:the\s+)?$", re.IGNORECASE
@@ -518,10 +536,12 @@ _GENERIC_LOWER = frozenset(
 # several meetings, one per state of a list ("held bilateral meetings with counterparts from A, B and C")
 _SEPARATE = re.compile(
     r"(?i)\bbilateral meetings\b|\bseparate(?:ly| meetings)\b|по отдельности|отдельные встречи|分别"
+    r"|との(?:外相|首脳)会談"  # "A、B、Cとの外相会談": a bilateral meeting with each
 )
 _COLLEAGUE = re.compile(
     r"(?i)(?:\b(?:my|our) (?:\w+ )?colleagues?|мо(?:й|им|его|ему) коллег\w*|我的同事),?\s*(?:the\s+)?$"
 )
+_POSTED_TO = frozenset("驻駐")
 _GAP_CHAIN = re.compile(r"^\s*(?:,|and|&|и|、|兼|，)?\s*(?:the\s+)?$", re.IGNORECASE)
 
 
@@ -536,7 +556,10 @@ def _place_before(text: str, s: int, places: list[Mention], pack: Pack) -> Menti
         gap = text[p.end : s]
         near = s - p.end <= 6 and _GAP_BEFORE.match(gap)
         if not near and pack.place_title_gap_re is not None and s - p.end <= 18:
-            near = pack.place_title_gap_re.match(gap)
+            # "毛社会保障部长": the ministry's 部 is also the first character of the title 部长
+            near = pack.place_title_gap_re.match(gap) or (
+                "\u4e00" <= text[s : s + 1] <= "\u9fff" and pack.place_title_gap_re.match(gap + text[s])
+            )
         if p.kind != "city" and near:
             if (
                 pack.modifier_lowercase
@@ -583,7 +606,7 @@ def _places_after(text: str, e: int, places: list[Mention], pack: Pack) -> list[
                 break
             continue
         ok = _GAP_AFTER.match(gap) if not out else _GAP_LIST.match(gap)
-        if not ok or p.start - pos > 14:
+        if not ok or p.start - pos > (40 if gap.strip()[:1].isupper() else 14):
             break
         out.append(p)
         pos = p.end
@@ -614,6 +637,12 @@ def _people(
             pack.plural_re and pack.plural_re.search(chain[0][2] if pack.script == "cyrillic" else title)
         )
         before = _place_before(text, s, places, pack)
+        posted_to: str | None = None
+        if before is not None and before.start > 0 and text[before.start - 1] in _POSTED_TO:
+            # "驻毛里求斯大使": the state after 驻 receives the ambassador; the sender is named before 驻
+            # ("日本驻毛里求斯大使") or, in a release of the sending state, left to the publisher
+            posted_to = before.code
+            before = _place_before(text, before.start - 1, places, pack)
         after = [] if pack.language == "zh" else _places_after(text, e, places, pack)
         if plural:
             states = after or _places_list_before(text, before, places)
@@ -727,10 +756,12 @@ def _people(
         ):
             # a lower-case generic noun with nothing attached ("the president of the company") is not a title
             continue
+        if country is None and org is None and posted_to is not None and source_country != posted_to:
+            country = source_country
         if country is None and org is None and source_country and _COLLEAGUE.search(text, max(0, s - 40), s):
             # "my colleague, the Minister for Trade": the speaker's own government
             country = source_country
-        if country is None and org is None and out and re.fullmatch(r"\s*、\s*", text[out[-1].end_name : s]):
+        if country is None and org is None and out and _list_gap(text, out[-1].end_name, s, pack):
             # "某国总统甲、总理乙": a list shares its state
             country, org = out[-1].country, out[-1].org
         printed = name
@@ -751,6 +782,24 @@ def _people(
 _ZH_NEXT_NAME = re.compile(r"、([\u4e00-\u9fff·]{2,8}?)(?=[、，,。；;]|等)")
 
 
+def _list_gap(text: str, prev_end: int, s: int, pack: Pack) -> bool:
+    """Whether a title continues a list that shares the previous item's state.
+
+    "某国总统甲、总理乙" (only "、" between) and "毛甲部长A、乙部长B" (a ministry of the same state between).
+    """
+    gap = text[prev_end:s]
+    if re.fullmatch(r"\s*、\s*", gap):
+        return True
+    rx = pack.place_title_gap_re
+    if rx is None or not gap.startswith("、") or len(gap) < 2:
+        return False
+    han_title = "\u4e00" <= text[s : s + 1] <= "\u9fff"
+    return bool(rx.match(gap[1:]) or (han_title and rx.match(gap[1:] + text[s])))
+
+
+_DENG_WORD_FIRST = frozenset("平相均同对對不高初中")
+
+
 def _zh_shared_title(text: str, first: _Person, pack: Pack, places: list[Mention]) -> list[_Person]:
     """Names listed after a titled name share its title and state ("副总理戈利科娃、诺瓦克、特鲁特涅夫等").
     A listed item that holds a title or a place of its own is not such a name."""
@@ -764,6 +813,8 @@ def _zh_shared_title(text: str, first: _Person, pack: Pack, places: list[Mention
         cand, at = m.group(1), m.start(1)
         if (
             pack.title_re.search(cand)
+            # "、性别平等和家庭福利部长": 等 ends a word ("平等"), not the list
+            or (text.startswith("等", m.end(1)) and cand[-1] in _DENG_WORD_FIRST)
             or cand[0] in bad_first
             or any(p.start < m.end(1) and at < p.end for p in places)
         ):
@@ -891,9 +942,12 @@ def _normalize(text: str) -> str:
     if _PINYIN_NOTE.search(text):
         # "國(guó)": reading aids some sites print after characters split words and names
         text = _PINYIN_NOTE.sub("", text)
-    return _SOFT_BREAK.sub(" ", text)
+    # a doubled space inside a sentence (justified or re-flowed releases) would break multi-word titles;
+    # three or more stay, they separate sentences
+    return _DOUBLE_SPACE.sub(" ", _SOFT_BREAK.sub(" ", text))
 
 
+_DOUBLE_SPACE = re.compile(r"(?<=[^\s])[ \u00a0]{2}(?=[^\s])")
 _PINYIN_NOTE = re.compile(r"(?<=[\u3400-\u9fff])\((?:[a-zü]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü]*)\)")
 
 
@@ -1439,13 +1493,19 @@ def _split(
     by_party: dict[str, list[_Person]] = {}
     for p in uniq:
         by_party.setdefault(p.party or "", []).append(p)
-    if len(by_party) <= 2 or multilateral or pack.multilateral_re.search(sent):
+    # "…外相会議に加えて、A、B、Cとの外相会談": the bilateral ones are meant, even beside a multilateral cue
+    joint = multilateral or (pack.multilateral_re.search(sent) is not None and not _SEPARATE.search(sent))
+    if len(by_party) <= 2 or joint:
         subj = next((p for p in reversed(uniq) if p.start < cue_pos), uniq[0] if uniq else None)
         return [replace(proto, people=uniq, subject=subj)]
     # the subject is the person right before the cue ("A, B and C were among the leaders that X met");
     # failing that, the publisher's own side, else the first person named
-    before = [p for p in uniq if p.start < cue_pos]
-    if before:
+    # the states of a listed title ("A、B、Cとの外相会談") are the counterparts, never the subject
+    before = [p for p in uniq if p.start < cue_pos and p.cue != "title-list"]
+    listed = any(p.cue == "title-list" for p in uniq)
+    if listed and source_country in by_party:
+        subject = source_country or ""
+    elif before:
         subject = before[-1].party or ""
     elif source_country in by_party:
         subject = source_country or ""
@@ -1509,7 +1569,11 @@ def _merge(claims: list[_Claim]) -> list[_Claim]:
     # ("the Minister of Foreign Affairs ... The Minister welcomed ...")
     for c in out:
         for p in c.people:
-            if p.name and p.role in _WEAK_ROLES and _generic_title(p.title):
+            weak_named = [
+                q for q in c.people if q.name and q.party == p.party and q.role in _WEAK_ROLES
+            ]
+            # two named ministers of one state: a bare senior title cannot say which of them it meant
+            if p.name and p.role in _WEAK_ROLES and _generic_title(p.title) and len(weak_named) == 1:
                 spec = next(
                     (q for q in c.people if not q.name and q.party == p.party and q.role not in _WEAK_ROLES),
                     None,

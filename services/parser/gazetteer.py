@@ -114,10 +114,27 @@ class _Index:
         return best[1] if best else None
 
 
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_ABBR_BEFORE = frozenset("驻对与和同向赴访在及、")
+# what follows a state's abbreviation: 方, 政府, 国/两国, a title (总/外/副/部/大使/议), 关系, 合作, ...
+_ABBR_NEXT = frozenset("方政国两总外副前首部大驻议人关合友建领社经财卫教交农商工能文军防内政")
+# ordinary words that begin with an abbreviation character followed by an allowed one
+_ABBR_NOT_WORDS = frozenset({"老人", "老大", "巴人", "土方", "土人", "塞人", "希望", "莫大", "纳入", "肯定"})
+
+
 class Gazetteer:
     """Names of states, cities and organisations per language."""
 
-    def __init__(self, extra_countries: dict[str, Any], cities: dict[str, Any], orgs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        extra_countries: dict[str, Any],
+        cities: dict[str, Any],
+        orgs: dict[str, Any],
+        zh_abbrev: dict[str, Any] | None = None,
+    ) -> None:
+        self._zh_abbrev: dict[str, tuple[str, ...]] = {
+            str(k): tuple(str(c) for c in v) for k, v in (zh_abbrev or {}).items() if len(str(k)) == 1
+        }
         self._names: dict[str, str] = {}
         self._city_country: dict[str, str] = {}
         per_lang: dict[str, list[tuple[str, Kind, str, str | None]]] = {}
@@ -191,7 +208,9 @@ class Gazetteer:
             with (_DATA / name).open(encoding="utf-8") as f:
                 return dict(yaml.load(f, Loader=_YAML_LOADER) or {})
 
-        return cls(load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"))
+        return cls(
+            load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"), load("zh_abbrev.yaml")
+        )
 
     def languages(self) -> tuple[str, ...]:
         return tuple(sorted(self._variants))
@@ -225,7 +244,42 @@ class Gazetteer:
                     hit,
                 )
             )
+        if lang == "zh" and self._zh_abbrev and out:
+            out = self._with_abbreviations(text, out)
         return out
+
+    def _with_abbreviations(self, text: str, found: list[Mention]) -> list[Mention]:
+        """Add single-character abbreviations of states the article names in full ("毛里求斯" ... "毛总理").
+
+        Heuristic: the character must follow a boundary (start, punctuation, a non-Han character or one of
+        驻/对/与/和/同/向/赴/访/在/及/、; "中埃关系" names the pair, not a party) and precede a typical
+        continuation (方, 政府, 国, a title, 关系, ...); an ambiguous character takes the first of its
+        candidates the article names in full.
+        """
+        named = {m.code for m in found if m.kind == "country"}
+        table = {ch: next((c for c in cands if c in named), None) for ch, cands in self._zh_abbrev.items()}
+        table = {ch: c for ch, c in table.items() if c is not None}
+        if not table:
+            return found
+        covered = bytearray(len(text))
+        for m in found:
+            covered[m.start : m.end] = b"\x01" * (m.end - m.start)
+        extra: list[Mention] = []
+        for hit in re.finditer("[" + "".join(table) + "]", text):
+            i, ch = hit.start(), hit.group(0)
+            code = table[ch]
+            if code is None or covered[i]:
+                continue
+            prev = text[i - 1] if i else ""
+            nxt = text[i + 1 : i + 3]
+            if prev and _HAN.match(prev) and prev not in _ABBR_BEFORE:
+                continue
+            if not nxt or nxt[0] not in _ABBR_NEXT or nxt in _ABBR_NOT_WORDS:
+                continue
+            extra.append(Mention("country", code, code, i, i + 1, ch))
+        if not extra:
+            return found
+        return sorted(found + extra, key=lambda m: m.start)
 
     def country_name(self, iso3: str) -> str | None:
         """English short name of a state."""

@@ -86,3 +86,37 @@ def test_source_line_breaks_and_dotted_date() -> None:
     assert len(claims) == 1
     assert claims[0].mode == "video"
     assert {p.country for p in claims[0].participants} == {"KAZ", "MNG"}
+
+
+_BODY = (
+    "<div class='content'><p>The Minister of Foreign Affairs held talks with his counterpart today.</p></div>"
+)
+TIME_PAGE = (
+    "<html><head><title>Talks</title></head><body><h1 class='ttl'>Talks</h1>"
+    "<span class='date'><time datetime='2026-11-20T10:00:00+05:00'>20 November, 10:00</time></span>"
+    f"{_BODY}</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "sel",
+    [
+        SEL,  # the date selector hits the wrapper of a <time>
+        ArticleSelectors(title="h1.ttl", body="div.content", date="span.date time", drop=("span.date",)),
+        ArticleSelectors(title="h1.ttl", body="div.content", drop=("span.date",)),  # no date selector
+        None,
+    ],
+)
+def test_time_datetime_attribute(sel: ArticleSelectors | None) -> None:
+    art = extract_article(TIME_PAGE, selectors=sel)
+    # the publisher's local calendar day, not shifted to UTC
+    assert art.published == date(2026, 11, 20)
+
+
+def test_meta_published_time_without_selector_date() -> None:
+    page = (
+        "<html><head><meta property='article:published_time' content='2026-11-19T23:30:00+05:00'></head>"
+        f"<body>{_BODY}</body></html>"
+    )
+    art = extract_article(page, selectors=ArticleSelectors(body="div.content"))
+    assert art.published == date(2026, 11, 19)

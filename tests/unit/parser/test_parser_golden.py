@@ -39,6 +39,10 @@ def test_golden_cover_every_language_and_negative_case() -> None:
             assert f"zh_{rule}" in names
     assert {"zh_counterparts_list", "en_colleague", "ru_colleague", "zh_attendees_only"} <= names
     assert {"zh_group_ministers", "zh_shared_title", "en_phone_dateline", "ru_clock_date"} <= names
+    # names whole and in the right state: Cyrillic Chinese names, state styles, portfolios, abbreviations
+    assert {"ru_cyrillic_chinese_name", "ru_state_style", "en_portfolio_name", "en_double_space"} <= names
+    assert "en_list_spacing" in names
+    assert {"zh_abbreviation", "zh_ministry_list", "zh_org_body", "ja_counterparts_list"} <= names
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
@@ -53,6 +57,10 @@ def test_golden(path: Path) -> None:
         if exp.get("date"):
             assert claim.date is not None
             assert claim.date.isoformat() == exp["date"]
+        for party, printed in (exp.get("names") or {}).items():
+            assert printed in {p.name_as_printed for p in claim.participants if p.party == party}
+        for party, canon in (exp.get("canonical") or {}).items():
+            assert canon in {p.name for p in claim.participants if p.party == party}
         if exp.get("mode"):
             assert claim.mode == exp["mode"]
         if exp.get("city"):
