@@ -25,7 +25,10 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from services.core.domain import Article, MeetingClaim, Mode, Participant
 from services.parser.dates import parse_dateline, resolve_date
@@ -479,6 +482,18 @@ def _cjk_name_after(s: str, pack: Pack) -> str | None:
     return name
 
 
+def _single_han_surname(s: str, name: str, pack: Pack) -> bool:
+    """Whether a lone Han character before a title is a surname: only right after the pack's
+    ``single_han_after`` particle ("…の朴外相") and not one of its ``single_han_not`` prefixes
+    (新, 前, 元…)."""
+    after = pack.raw.get("single_han_after")
+    if not after or not "\u4e00" <= name <= "\u9fff":
+        return False
+    if name in str(pack.raw.get("single_han_not") or ""):
+        return False
+    return s[: len(s) - len(name)].endswith(str(after))
+
+
 def _cjk_name_before(s: str, pack: Pack) -> str | None:
     m = re.search(r"[\u4e00-\u9fff\u30a0-\u30ff·・ー]+$", s)
     if not m:
@@ -491,6 +506,9 @@ def _cjk_name_before(s: str, pack: Pack) -> str | None:
         tail = next((name[k:] for k in range(1, len(name) - 1) if name[k:] in known), None)
         if tail is not None and name not in known:
             name = tail
+    if len(name) == 1 and _single_han_surname(s, name, pack):
+        # "韓国の朴外相": Japanese press writes a Korean or Chinese surname as one character
+        return name
     if len(name) < 2 or len(name) > int(pack.raw.get("name_max", 10)):
         return None
     if name[0] in str(pack.raw.get("name_bad_first") or "") or name[-1] in str(
@@ -647,11 +665,13 @@ def _people(
         if plural:
             states = after or _places_list_before(text, before, places)
             for p in states:
+                # an organisation in a list of states ("A、B、EUとの外相会談") takes part as such: a state's
+                # office does not fit it, and _split would drop it as read off a format's name
                 out.append(
                     _Person(
                         s,
                         e,
-                        role,
+                        role if p.kind == "country" else "official",
                         title,
                         p.code if p.kind == "country" else None,
                         p.code if p.kind == "org" else None,
@@ -774,6 +794,9 @@ def _people(
             k = text.find(name, after_end, after_end + 160)
             person.end_name = k + len(name) if k >= 0 else e
         out.append(person)
+        if before is not None and before.pair and name is None and before.pair != country:
+            # "日ロ外相会談": the title of a pair abbreviation is held on both sides
+            out.append(_Person(s, e, role, title, before.pair, None, None, None, cue="pair"))
         if name and pack.language == "zh":
             out.extend(_zh_shared_title(text, person, pack, places))
     return out
@@ -962,7 +985,8 @@ def extract_meetings(article: Article) -> list[MeetingClaim]:
 
 
 def _author(article: Article, pack: Pack, people: list[_Person]) -> _Person | None:
-    """The release's author ("I met ..."): the first own-state person named, else the publisher's office."""
+    """The release's author ("I met ..."): the first own-state person named, else the publisher's office,
+    else (a publisher with no office) the first own-state office the article mentions."""
     sc = article.source_country
     if not sc:
         return None
@@ -984,6 +1008,11 @@ def _author(article: Article, pack: Pack, people: list[_Person]) -> _Person | No
             article.publisher,
         ):
             role = "foreign_minister" if role in ("official", "minister") else role
+    if role == "official":
+        # a publisher without an office ("X's official site"): the own state's office the article names
+        own = next((p for p in people if p.country == sc and p.role != "official"), None)
+        if own is not None:
+            role = own.role
     return _Person(-1, -1, role, None, sc, None, None, None, cue="author")
 
 
@@ -1106,6 +1135,7 @@ def _extract(article: Article) -> list[MeetingClaim]:
         if author is not None and pack.first_person_re.search(sent):
             ppl.insert(0, replace(author, start=base - 1))
         ppl += _org_participants(sent, base, cue, places, ppl)
+        ppl += _format_sessions(sent, base, pack, places, ppl)
         group = _group_offices(sent, base, pack, places, ppl)
         ppl += group
         # "the foreign ministers of A, B and C" met as one; "counterparts from A, B and C" one by one
@@ -1274,6 +1304,27 @@ def _org_participants(
     return out
 
 
+def _format_sessions(
+    sent: str, base: int, pack: Pack, places: list[Mention], ppl: list[_Person]
+) -> list[_Person]:
+    """Sessions of a format attended as such ("ASEAN外相会議", "ARF閣僚会合"): the organisation is the
+    participant (GUIDE: no individual counterpart named). Heuristic: an organisation mention directly followed
+    by the pack's ``format_meeting`` pattern; each organisation once per sentence."""
+    rx = pack.format_meeting_re
+    if rx is None:
+        return []
+    out: list[_Person] = []
+    end = base + len(sent)
+    for m in places:
+        if m.kind != "org" or not base <= m.start < end or not rx.match(sent, m.end - base):
+            continue
+        # an unnamed "foreign minister" read off "ASEAN外相会議" is dropped later (_split); it does not count
+        if any(p.org == m.code and (p.name or p.role not in _STATE_ROLES) for p in ppl + out):
+            continue
+        out.append(_Person(m.start, m.end, "official", None, None, m.code, None, None, cue="org"))
+    return out
+
+
 _STATE_ROLES = frozenset(
     {
         "head_of_state",
@@ -1403,11 +1454,13 @@ def _first_in(hits: list[re.Match[str]], start: int, end: int) -> re.Match[str] 
 
 
 def _is_release(article: Article) -> bool:
-    """A ministry's own release (its officials go unnamed as "the Minister"), not an agency's report."""
+    """A ministry's own release (its officials go unnamed as "the Minister"), not an agency's report; an
+    official's own site ("X official site") writes as its owner too."""
     pub = (article.publisher or "").lower()
     return bool(article.source_country) and bool(
         re.search(
-            r"minist|mfa|foreign|department|office|gov|president|prime|kremlin|akorda|мид|министерств|外交部",
+            r"minist|mfa|foreign|department|office|official (?:web)?site|gov|president|prime|kremlin|akorda"
+            r"|мид|министерств|外交部",
             pub,
         )
     )
@@ -1593,12 +1646,34 @@ def _merge(claims: list[_Claim]) -> list[_Claim]:
     return out
 
 
+@functools.cache
+def _government_led() -> frozenset[str]:
+    """States whose executive leader is the head of government (bundled ``leaders.yaml``)."""
+    path = Path(__file__).resolve().parent / "data" / "gazetteer" / "leaders.yaml"
+    with path.open(encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    return frozenset(str(c) for c in raw.get("head_of_government_leads") or [])
+
+
 def _country_role(p: _Person, pack: Pack) -> str:
-    """The role of a title whose office differs by state ("Secretary of State": US foreign minister)."""
+    """The role of a title whose office differs by state ("Secretary of State": US foreign minister).
+
+    An unnamed holder of a generic leader title ("the heads of state of A, B", "leaders of ...") of a
+    parliamentary state is its head of government: that is who leads it at summits."""
     for spec in pack.raw.get("country_specific_titles") or []:
         title, state, there, elsewhere = (str(x) for x in spec)
         if p.title and p.title.lower() == title:
             return there if p.country in (None, state) else elsewhere
+    rx = pack.raw.get("generic_leader_title")
+    if (
+        rx
+        and p.role == "head_of_state"
+        and not p.name
+        and p.title
+        and p.country in _government_led()
+        and re.match(str(rx), p.title)
+    ):
+        return "head_of_government"
     return p.role
 
 

@@ -47,6 +47,8 @@ class Mention:
     start: int
     end: int
     text: str
+    # the other side of a pair abbreviation ("日ロ": this mention is RUS, pair is JPN)
+    pair: str | None = None
 
 
 def _script_of(lang: str) -> str:
@@ -131,7 +133,20 @@ class Gazetteer:
         cities: dict[str, Any],
         orgs: dict[str, Any],
         zh_abbrev: dict[str, Any] | None = None,
+        ja_pairs: dict[str, Any] | None = None,
     ) -> None:
+        self._ja_pairs: dict[str, str] = {str(k): str(v) for k, v in (ja_pairs or {}).items()}
+        self._ja_pair_rx = (
+            re.compile(
+                # not "来日中", "訪日中" (a visit to Japan, then 中); the compound runs to the meeting word
+                # without a particle
+                "(?<![来訪離在滞駐帰])("
+                + "|".join(re.escape(k) for k in sorted(self._ja_pairs, key=len, reverse=True))
+                + ")(?=[^\\s、。，のはがをとにでも]{0,12}?(?:会談|会議|会合|協議|対話))"
+            )
+            if self._ja_pairs
+            else None
+        )
         self._zh_abbrev: dict[str, tuple[str, ...]] = {
             str(k): tuple(str(c) for c in v) for k, v in (zh_abbrev or {}).items() if len(str(k)) == 1
         }
@@ -209,7 +224,8 @@ class Gazetteer:
                 return dict(yaml.load(f, Loader=_YAML_LOADER) or {})
 
         return cls(
-            load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"), load("zh_abbrev.yaml")
+            load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"), load("zh_abbrev.yaml"),
+            load("ja_pairs.yaml"),
         )
 
     def languages(self) -> tuple[str, ...]:
@@ -246,7 +262,36 @@ class Gazetteer:
             )
         if lang == "zh" and self._zh_abbrev and out:
             out = self._with_abbreviations(text, out)
+        if lang == "ja" and self._ja_pair_rx is not None:
+            out = self._with_pairs(text, out)
         return out
+
+    def _with_pairs(self, text: str, found: list[Mention]) -> list[Mention]:
+        """Add the partner of a Japanese pair abbreviation ("日ロ外相会談" -> Russia, "日ASEAN" -> ASEAN).
+
+        Heuristic: the abbreviation must be followed, within a short compound (no particle), by a
+        meeting word (会談, 会議, 会合, 協議, 対話), so "日中関係" names no party, and must not follow
+        来/訪/在… ("来日中" is a visit); a span already covered by a longer mention wins. A partner that is
+        not a state code is an organisation or format.
+        """
+        assert self._ja_pair_rx is not None
+        covered = bytearray(len(text))
+        for m in found:
+            covered[m.start : m.end] = b"\x01" * (m.end - m.start)
+        extra: list[Mention] = []
+        for hit in self._ja_pair_rx.finditer(text):
+            code = self._ja_pairs[hit.group(1)]
+            s, e = hit.start(1) + 1, hit.end(1)
+            if any(covered[s:e]):
+                # "日ASEAN": the gazetteer already found the organisation
+                continue
+            if len(code) == 3 and code.isupper() and code in self._names:
+                extra.append(Mention("country", code, code, s, e, text[s:e], pair="JPN"))
+            else:
+                extra.append(Mention("org", code, None, s, e, text[s:e], pair="JPN"))
+        if not extra:
+            return found
+        return sorted(found + extra, key=lambda m: m.start)
 
     def _with_abbreviations(self, text: str, found: list[Mention]) -> list[Mention]:
         """Add single-character abbreviations of states the article names in full ("毛里求斯" ... "毛总理").

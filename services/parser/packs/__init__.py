@@ -90,6 +90,8 @@ class Pack:
     # an office held by each state of a list: "foreign ministers of A, B and C", "A、B、C等国外长"
     group_before: tuple[tuple[str, re.Pattern[str]], ...] = ()
     group_after: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    # a format's own session named right after the organisation: "ASEAN外相会議", "ARF閣僚会合"
+    format_meeting_re: re.Pattern[str] | None = None
 
     @property
     def bounded(self) -> bool:
@@ -191,6 +193,7 @@ def _compile(raw: dict[str, Any]) -> Pack:
         for role, pats in (groups.get("after") or {}).items()
     )
     return Pack(
+        format_meeting_re=re.compile(str(raw["format_meeting"])) if raw.get("format_meeting") else None,
         group_before=group_before,
         group_after=group_after,
         language=str(raw["language"]),

@@ -93,3 +93,27 @@ def test_publisher_country_fills_the_minister() -> None:
 def test_empty_and_non_meeting_texts() -> None:
     assert extract_meetings(Article(text="", language="en")) == []
     assert extract_meetings(Article(text="The ministry published its annual report.", language="en")) == []
+
+
+def test_ja_pair_abbreviation_names_the_partner_only_before_a_meeting_word() -> None:
+    from services.parser.gazetteer import Gazetteer
+
+    gaz = Gazetteer.default()
+    found = gaz.find("日ロ外相会談と日ASEAN外相会議を行った。日中関係は重要だ。", "ja")
+    codes = [(m.kind, m.code) for m in found]
+    assert ("country", "RUS") in codes
+    assert ("org", "ASEAN") in codes
+    assert ("country", "CHN") not in codes
+
+
+def test_ja_pair_title_is_held_on_both_sides() -> None:
+    art = Article(
+        text="ウィーンでは日独外相会談を行いました。",
+        language="ja",
+        published=date(2026, 9, 3),
+        publisher="個人サイト",
+        source_country="JPN",
+    )
+    (claim,) = extract_meetings(art)
+    roles = {p.party: p.role for p in claim.participants}
+    assert roles == {"JPN": "foreign_minister", "DEU": "foreign_minister"}
