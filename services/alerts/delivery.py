@@ -20,6 +20,9 @@ from typing import Any, Literal
 
 import httpx
 
+from services.core.settings import Settings
+from services.fetcher.http import BlockedAddress, guarded_transport
+
 from .signing import webhook_headers
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "next_attempt_delay",
     "next_step",
     "parse_retry_after",
+    "webhook_client",
 ]
 
 # Delay before attempt n+1 after n failed attempts: 10 s, 1 min, 5 min, 30 min, 2 h, 5 h, 10 h, 24 h, 24 h.
@@ -145,6 +149,9 @@ def deliver_webhook(
                     excerpt += chunk
                     if len(excerpt) >= _ERROR_BODY_CHARS:
                         break
+    except BlockedAddress as exc:
+        # A rule pointing at an internal address is a misconfiguration (or an SSRF attempt): never retried.
+        return DeliveryResult(None, False, error=f"blocked address: {exc}", retryable=False)
     except httpx.TimeoutException as exc:
         return DeliveryResult(None, False, error=f"timeout: {type(exc).__name__}", retryable=True)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -209,3 +216,10 @@ def next_attempt_at(
 ) -> datetime:
     """``now`` plus ``next_attempt_delay`` (for the outbox row's next_attempt_at)."""
     return now + timedelta(seconds=next_attempt_delay(attempt, retry_after, jitter=jitter))
+
+
+def webhook_client(settings: Settings) -> httpx.Client:
+    """The client every webhook is sent with: the fetcher's SSRF guard (private, loopback, link-local and
+    metadata addresses refused unless ``COMMUNIQUE_ALLOW_PRIVATE_NETWORKS`` allows them, checked on the
+    address actually connected to), no proxies from the environment, and no redirects."""
+    return httpx.Client(transport=guarded_transport(settings), trust_env=False, follow_redirects=False)

@@ -17,10 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.api import routes_meetings, routes_ops, routes_people, routes_sources
+from services.api import routes_meetings, routes_ops, routes_people, routes_rules, routes_sources
 from services.api.filters import BadParameter
 from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings, get_settings
+from services.fetcher import websub
 
 __all__ = ["create_app"]
 
@@ -30,8 +31,8 @@ DESCRIPTION = """Diplomatic meetings extracted from the official news of foreign
   with every source attached, each with its evidence sentence and the merge rule that attached it.
 * Lists are newest first and paged by an opaque `cursor` (`next_cursor` of the previous page).
 * Write endpoints need `Authorization: Bearer <COMMUNIQUE_API_TOKEN>`; without a configured token the server
-  refuses every write. Alert rules are not writable here: they live in the YAML file named by
-  `COMMUNIQUE_RULES`.
+  refuses every write. `PUT /api/rules` validates the alert rules and replaces the YAML file named by
+  `COMMUNIQUE_RULES`; the store and the relay use the new rules on their next run.
 * Read endpoints are rate limited per client address (429 with `Retry-After`).
 """
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "feeds", "description": "Atom feeds for feed readers"},
             {"name": "sources", "description": "the polled sources and their health"},
             {"name": "people", "description": "the office-holder registry"},
+            {"name": "rules", "description": "the alert rules (secrets redacted)"},
             {"name": "operations", "description": "health and metrics"},
         ],
     )
@@ -99,5 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_meetings.router)
     app.include_router(routes_sources.router)
     app.include_router(routes_people.router)
+    app.include_router(routes_rules.router)
     app.include_router(routes_ops.router)
+    # The WebSub callback (GET verification, POST content): services.fetcher.websub.
+    app.include_router(websub.router_for(settings))
     return app

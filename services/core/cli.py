@@ -607,8 +607,7 @@ def backfill(
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def relay(rules_file: Path | None) -> None:
     """Run the alert relay once in this process: claim the due deliveries and make one attempt at each."""
-    import httpx
-
+    from services.alerts.delivery import webhook_client
     from services.core.db import session_factory
     from services.store.ingest import active_rules
     from services.store.relay import deliver_claimed, relay_due
@@ -623,7 +622,7 @@ def relay(rules_file: Path | None) -> None:
         relay_due(uow, settings, datetime.now(UTC))
         uow.commit()
     outcomes: dict[str, int] = {}
-    with httpx.Client() as client:
+    with webhook_client(settings) as client:
         for delivery_id, token in claimed:
             outcome = deliver_claimed(
                 lambda: UnitOfWork(factory),
@@ -636,3 +635,48 @@ def relay(rules_file: Path | None) -> None:
             )
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     click.echo(json.dumps(outcomes), err=True)
+
+
+@cli.group()
+def endpoints() -> None:
+    """Alert destinations switched off by a 410 Gone: list them, re-enable one."""
+
+
+@endpoints.command("list")
+def endpoints_list() -> None:
+    """One JSON line per endpoint: key, disabled, reason, updated_at and deliveries held back."""
+    from services.core.db import session_factory
+    from services.store.uow import UnitOfWork
+
+    settings = _settings()
+    _database_ready(settings)
+    with UnitOfWork(session_factory(settings.database_url)) as uow:
+        for row, held in uow.deliveries.endpoints():
+            line = {
+                "endpoint": row.channel_key,
+                "disabled": row.disabled,
+                "reason": row.reason,
+                "updated_at": row.updated_at,
+                "held_deliveries": held,
+            }
+            click.echo(json.dumps(line, default=str))
+
+
+@endpoints.command("enable")
+@click.argument("endpoint")
+@click.option("--resend", is_flag=True, help="Also send again the alerts held back while it was disabled.")
+def endpoints_enable(endpoint: str, resend: bool) -> None:
+    """Re-enable ENDPOINT: a webhook URL, or a key as listed (webhook:URL, email:ADDRESS, apprise:URL)."""
+    from services.core.db import session_factory
+    from services.store.uow import UnitOfWork
+
+    known = endpoint.split(":", 1)[0] in ("webhook", "email", "apprise", "operator")
+    key = endpoint if known else "webhook:" + endpoint
+    settings = _settings()
+    _database_ready(settings)
+    with UnitOfWork(session_factory(settings.database_url)) as uow:
+        requeued = uow.deliveries.enable_endpoint(key, datetime.now(UTC), resend=resend)
+        if requeued is None:
+            raise click.ClickException(f"{key} is not a disabled endpoint (see `communique endpoints list`)")
+        uow.commit()
+    click.echo(json.dumps({"enabled": key, "requeued": requeued}), err=True)

@@ -43,6 +43,7 @@ __all__ = [
     "dispatch_due",
     "fetch_document",
     "is_transient_fetch_error",
+    "mark_source_broken",
     "parse_document",
     "poll_source",
     "store_claims",
@@ -493,3 +494,17 @@ def store_claims(uow: UnitOfWork, document_id: int, now: datetime, rules: Sequen
     from services.store.ingest import store_document
 
     return store_document(uow, document_id, now, rules).events
+
+
+def mark_source_broken(uow: UnitOfWork, source_id: str, error: str, now: datetime) -> None:
+    """A source whose poll task keeps dying (``max_deliveries``) is broken: state and error on the row, and
+    the same ``source.broken`` outbox row a poll writes (the one path of operator notices), once per
+    breakage."""
+    row = uow.sources.get(source_id)
+    if row is None:
+        return
+    before = row.state
+    row.state = "broken"
+    row.last_error = error[:2000]
+    _health_events(uow, row, before, now)
+    uow.session.flush()

@@ -257,7 +257,9 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
         with UnitOfWork(session_factory(self.settings.database_url)) as uow:
             uow.dead_letters.add(self.name, args, error[:4000], attempts, self.now())
             if self.delivery == "source" and args:
-                uow.sources.mark_broken(args[0], error[:2000])
+                from services.core.stages import mark_source_broken
+
+                mark_source_broken(uow, args[0], error[:2000], self.now())
             elif self.delivery == "document" and args:
                 uow.documents.mark_dead(args[0], error[:2000])
             uow.commit()

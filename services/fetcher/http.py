@@ -66,6 +66,7 @@ __all__ = [
     "check_address",
     "decode_text",
     "normalize_host",
+    "guarded_transport",
     "parse_retry_after",
 ]
 
@@ -337,6 +338,13 @@ def _pinned_transport(
     return transport
 
 
+def guarded_transport(settings: Settings, resolver: Resolver | None = None) -> httpx.HTTPTransport:
+    """A transport with the SSRF guard of ``GuardedClient`` (pinned, checked addresses per
+    ``settings.private_networks_allowed``) for clients that are not fetches, e.g. outgoing webhooks. A blocked
+    address raises ``BlockedAddress`` from the request."""
+    return _pinned_transport(settings.private_networks_allowed, resolver, None)
+
+
 # --------------------------------------------------------------------------- content decoding
 
 _STEP = 64 * 1024
@@ -548,6 +556,9 @@ _DROP_HEADERS = frozenset(
 class GuardedClient:
     """Synchronous HTTP client enforcing the fetch policy of the module docstring. One per worker thread."""
 
+    hop_hook = True
+    """``get`` takes ``on_hop`` (the polite client checks for it: test fakes need not)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -615,13 +626,22 @@ class GuardedClient:
 
     # -- fetching
 
-    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchedDoc:
-        """GET ``url`` under the fetch policy; a 2xx or 304 answer as ``FetchedDoc`` (304: empty body)."""
+    def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        on_hop: Callable[[str], None] | None = None,
+    ) -> FetchedDoc:
+        """GET ``url`` under the fetch policy; a 2xx or 304 answer as ``FetchedDoc`` (304: empty body).
+        ``on_hop(url)`` runs before each redirect hop is requested (not the first URL): the polite client's
+        robots.txt and host spacing for the hop's host; it raises to stop the fetch."""
         started = time.monotonic()
         deadline = started + self._settings.fetch_deadline_s
         token = _DEADLINE.set(deadline)
         try:
-            return self._get(url, deadline, etag, last_modified)
+            return self._get(url, deadline, etag, last_modified, on_hop)
         finally:
             _DEADLINE.reset(token)
 
@@ -631,7 +651,14 @@ class GuardedClient:
             raise DeadlineExceeded(f"deadline of {self._settings.fetch_deadline_s}s passed fetching {url}")
         return left
 
-    def _get(self, url: str, deadline: float, etag: str | None, last_modified: str | None) -> FetchedDoc:
+    def _get(
+        self,
+        url: str,
+        deadline: float,
+        etag: str | None,
+        last_modified: str | None,
+        on_hop: Callable[[str], None] | None = None,
+    ) -> FetchedDoc:
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -640,6 +667,8 @@ class GuardedClient:
         current = url
         for hop in range(self._settings.max_redirects + 1):
             target = self._prepare(current)
+            if hop and on_hop is not None:
+                on_hop(target)
             left = self._left(deadline, url)
             per_io = min(self._settings.fetch_read_timeout_s, left)
             try:

@@ -19,8 +19,10 @@ Per request, in this order:
 
 The host state lives behind ``Hosts``: ``DbHosts`` (the ``fetch_host`` table: shared by the Celery workers of
 one database, and by successive embedded runs) or ``MemoryHosts`` (one process: dry runs and tools without a
-database). Redirect hops are followed inside the guarded client; robots and spacing apply to the host of the
-requested URL (the SSRF guard applies to every hop).
+database). Redirect hops are followed inside the guarded client, which calls back before each hop
+(``on_hop``): the hop's URL is checked against its own host's robots.txt, and a host not yet visited in this
+fetch gets its own spacing slot (held until the fetch ends), so a redirect to another host is as polite as a
+direct request to it. The SSRF guard applies to every hop as well.
 """
 
 from __future__ import annotations
@@ -347,8 +349,10 @@ class PoliteClient:
             if kind == "hold" and exc.retry_after is not None:
                 now = self._clock()
                 until = schedule.host_hold_until(now, exc.retry_after)
-                self.hosts.hold(host, until, f"HTTP {exc.status} Retry-After {exc.retry_after:g}s", now)
-                self._holds[host] = (time.monotonic(), until)
+                # The host that asked for the pause: after a redirect, the hop's, not the first URL's.
+                asking = host_key(exc.url) if exc.url else host
+                self.hosts.hold(asking, until, f"HTTP {exc.status} Retry-After {exc.retry_after:g}s", now)
+                self._holds[asking] = (time.monotonic(), until)
             raise
         except FetchError as exc:
             metrics.observe_fetch(host, "error", 0, time.monotonic() - started, error=type(exc).__name__)
@@ -367,6 +371,24 @@ class PoliteClient:
         """GET ``url`` politely (module docstring); raises ``HostHeld`` / ``RobotsDisallowed`` without
         sending, else whatever the guarded client raises."""
         host = host_key(url)
+        spacing = self._allowed_spacing(url, host)
+        hops = _Hops(self, host)
+
+        def request() -> FetchedDoc:
+            if getattr(self.inner, "hop_hook", False):
+                return self.inner.get(  # type: ignore[call-arg]
+                    url, etag=etag, last_modified=last_modified, on_hop=hops.enter
+                )
+            return self.inner.get(url, etag=etag, last_modified=last_modified)
+
+        try:
+            return self._spaced(host, spacing, request)
+        finally:
+            hops.release()
+
+    def _allowed_spacing(self, url: str, host: str) -> float:
+        """Raise ``RobotsDisallowed`` when robots.txt of ``host`` disallows ``url``; else the spacing for the
+        host (ours, widened by its ``Crawl-delay``)."""
         spacing = self.spacing_s
         if self.settings.respect_robots:
             policy = self.policy(url)
@@ -374,6 +396,42 @@ class PoliteClient:
                 raise RobotsDisallowed(f"robots.txt of {host} disallows {url}")
             if policy.crawl_delay:
                 spacing = max(spacing, min(policy.crawl_delay, MAX_CRAWL_DELAY_S))
-        return self._spaced(
-            host, spacing, lambda: self.inner.get(url, etag=etag, last_modified=last_modified)
-        )
+        return spacing
+
+
+class _Hops:
+    """The redirect hops of one ``PoliteClient.get``: robots.txt for every hop's URL, and one spacing slot per
+    further host, reserved when the chain first reaches it and released when the fetch ends (a chain that
+    bounces between hosts is one visit to each, not one per hop)."""
+
+    def __init__(self, client: PoliteClient, first_host: str) -> None:
+        self._client = client
+        self._seen = {first_host}
+        self._reserved: list[tuple[str, float]] = []
+
+    def enter(self, url: str) -> None:
+        client = self._client
+        host = host_key(url)
+        spacing = client._allowed_spacing(url, host)
+        if host in self._seen:
+            return
+        self._seen.add(host)
+        now = client._clock()
+        if spacing <= 0:
+            held = client._hold_until(host, now)
+            if held is not None:
+                raise HostHeld(host, held, "Retry-After")
+            return
+        wait, until = client.hosts.reserve(host, now, spacing, client.settings.host_max_wait_s)
+        if wait is None:
+            assert until is not None
+            reason = "Retry-After" if client.hosts.hold_until(host, now) else "spacing"
+            raise HostHeld(host, until, reason)
+        self._reserved.append((host, spacing))
+        if wait > 0:
+            client._sleep(wait)
+
+    def release(self) -> None:
+        for host, spacing in self._reserved:
+            self._client.hosts.release(host, self._client._clock(), spacing)
+        self._reserved.clear()

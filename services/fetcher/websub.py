@@ -13,8 +13,10 @@
   compared in constant time); the spec asks for a 2xx answer either way, and an invalid message is ignored.
   A valid one is parsed like a poll (the same safe feed parser); its items become documents (``add_items``).
 
-``router`` is the FastAPI router the API mounts (``GET``/``POST /websub/{source_id}``); the functions above
-are plain and tested without it.
+``router`` is the FastAPI router (``GET``/``POST /websub/{source_id}``); ``router_for(settings)`` is the one
+``communique serve`` mounts (``services.api.app``): its units of work send the pushed items' follow-up tasks
+like a poll's, to the Celery workers (distributed) or onto the in-process queue, drained in the API process
+right after the answer (embedded). The functions above are plain and tested without it.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
+from starlette.background import BackgroundTask
 
 from services.core.domain import FetchedDoc
+from services.core.settings import Settings
 from services.store.uow import UnitOfWork
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "needs_subscription",
     "receive",
     "router",
+    "router_for",
     "subscribe",
     "verify_intent",
 ]
@@ -171,8 +177,14 @@ def receive(
     return Reply(202, "")
 
 
-def router(uow_factory: Callable[[], UnitOfWork], max_body_bytes: int = 15 * 1024 * 1024) -> APIRouter:
-    """FastAPI router with ``GET``/``POST /websub/{source_id}`` (mount it in the API app)."""
+def router(
+    uow_factory: Callable[[], UnitOfWork],
+    max_body_bytes: int = 15 * 1024 * 1024,
+    *,
+    after_push: Callable[[], None] | None = None,
+) -> APIRouter:
+    """FastAPI router with ``GET``/``POST /websub/{source_id}`` (mount it in the API app); ``after_push`` runs
+    after a push has been answered (the embedded queue's drain)."""
     api = APIRouter()
 
     @api.get("/websub/{source_id}", include_in_schema=False)
@@ -195,6 +207,44 @@ def router(uow_factory: Callable[[], UnitOfWork], max_body_bytes: int = 15 * 102
         with uow_factory() as uow:
             reply = receive(uow, source_id, body, request.headers.get("x-hub-signature"), datetime.now(UTC))
             uow.commit()
-        return PlainTextResponse(reply.body, status_code=reply.status)
+        # After the answer: a hub waits for no fetch (it may time out and re-send otherwise).
+        background = BackgroundTask(after_push) if after_push is not None else None
+        return PlainTextResponse(reply.body, status_code=reply.status, background=background)
 
     return api
+
+
+def router_for(settings: Settings) -> APIRouter:
+    """The router as ``communique serve`` mounts it: pushed items go to fetch like a poll's (module
+    docstring). Embedded, one drain runs at a time; a push arriving meanwhile is picked up by the running
+    one."""
+    from services.core.db import session_factory
+
+    if settings.distributed:
+        from services.core.celery_app import app_for
+
+        celery = app_for(settings)
+
+        def send(name: str, args: tuple[Any, ...]) -> None:
+            celery.send_task(name, args=list(args))
+
+        return router(lambda: UnitOfWork(session_factory(settings.database_url), send=send))
+
+    from services.core.task_base import LOCAL_QUEUE
+
+    lock = threading.Lock()
+
+    def drain() -> None:
+        from services.core import celery_app
+        from services.core.task_base import close_clients, using_settings
+
+        with lock, using_settings(settings):
+            celery_app.load_tasks()
+            try:
+                LOCAL_QUEUE.drain(lambda name: celery_app.app.tasks[name])
+            finally:
+                close_clients()
+
+    return router(
+        lambda: UnitOfWork(session_factory(settings.database_url), send=LOCAL_QUEUE.send), after_push=drain
+    )

@@ -44,7 +44,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_rules_cache: dict[str, tuple[float, list[Rule]]] = {}
+_rules_cache: dict[str, tuple[tuple[int, int, int], list[Rule]]] = {}
 
 
 def active_rules(path: Path | None) -> list[Rule]:
@@ -53,10 +53,13 @@ def active_rules(path: Path | None) -> list[Rule]:
     if path is None:
         return []
     key = str(path)
-    mtime = os.stat(path).st_mtime
+    st = os.stat(path)
+    # Not the mtime alone: two writes within the file system's timestamp granularity would look unchanged;
+    # an atomic replace (PUT /api/rules) always brings a new inode.
+    stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
     cached = _rules_cache.get(key)
-    if cached is None or cached[0] != mtime:
-        cached = (mtime, load_rules(path))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load_rules(path))
         _rules_cache[key] = cached
     return cached[1]
 

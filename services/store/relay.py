@@ -13,8 +13,10 @@ Retries live on the row, never as broker countdowns.
 A relay that dies after sending and before recording it leaves the row pending under an expired lease: the
 next relay sends it again with the same ``webhook-id`` (the outbox id), which receivers deduplicate.
 
-Operator events (a source broken, dead letters growing) are outbox rows of their own with one delivery to
-the ``operator`` channel (``settings.operator_webhook``), never to subscribers.
+Operator events go to the ``operator`` channel (``settings.operator_webhook``), never to subscribers: the
+``source.broken`` / ``source.recovered`` outbox rows the poller writes on a health transition
+(``services.core.stages``) get their operator delivery here, and dead letters growing are an outbox row of
+the relay's own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,7 +38,7 @@ from services.core.settings import Settings
 from services.store.repository import OPERATOR_CHANNEL
 from services.store.uow import UnitOfWork
 
-__all__ = ["deliver_claimed", "operator_events", "relay_due"]
+__all__ = ["SOURCE_EVENTS", "deliver_claimed", "operator_events", "relay_due"]
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +47,25 @@ _EVENTS = uuid.UUID("6b1f43a2-5c55-4a51-9d0e-0c0f6f7c2e11")
 _OUTCOME_STATUS = {"sent": "sent", "retry": "pending", "dead": "dead", "disable": "disabled"}
 
 
-def operator_events(uow: UnitOfWork, now: datetime) -> int:
-    """Write operator events (each once: its id derives from what it reports) with their delivery.
+SOURCE_EVENTS = ("source.broken", "source.recovered")
+"""Outbox types the poller writes for the operator (``stages._health_events``)."""
 
-    Heuristics: a broken source is reported once per breakage (keyed on its last success); dead letters
-    (task dead letters plus dead deliveries) are reported when their total reaches 1, 2, 4, 8, ... so a
-    growing pile is noticed without one message per item.
+SOURCE_EVENT_MAX_AGE_S = 7 * 24 * 3600
+
+
+def operator_events(uow: UnitOfWork, now: datetime) -> int:
+    """Plan the operator deliveries (each once); returns how many were added.
+
+    Heuristics: a source's health transition is the poller's outbox row (one per transition, so a source
+    broken for a week is one message), delivered once; rows older than ``SOURCE_EVENT_MAX_AGE_S`` are left
+    alone, so configuring the operator webhook late does not replay old news. Dead letters (task dead
+    letters plus dead deliveries) are reported when their total reaches 1, 2, 4, 8, ... so a growing pile is
+    noticed without one message per item.
     """
     written = 0
-    for src in uow.deliveries.broken_sources():
-        since = src.last_success_at.isoformat() if src.last_success_at else "never"
-        event_id = str(uuid.uuid5(_EVENTS, f"source.broken:{src.id}:{since}"))
-        payload = {
-            "source_id": src.id,
-            "state": src.state,
-            "last_error": src.last_error,
-            "last_success": since,
-        }
-        written += uow.deliveries.add_operator_event(event_id, "operator.source_broken", payload, now)
+    since = now - timedelta(seconds=SOURCE_EVENT_MAX_AGE_S)
+    for outbox_id in uow.deliveries.without_operator_delivery(SOURCE_EVENTS, since):
+        written += uow.deliveries.add(outbox_id, OPERATOR_CHANNEL, "new", ["operator"], now)
     total = uow.deliveries.dead_letter_total()
     if total > 0:
         threshold = 1 << (total.bit_length() - 1)

@@ -874,6 +874,55 @@ class DeliveryRepository(_Repository):
         )
         return int(dead or 0) + int(self.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
 
+    def without_operator_delivery(self, types: Sequence[str], since: datetime) -> list[str]:
+        """Ids of outbox rows of ``types`` written since ``since`` that have no operator delivery yet."""
+        planned = select(DeliveryRow.outbox_id).where(DeliveryRow.channel_key == OPERATOR_CHANNEL)
+        return list(
+            self.session.scalars(
+                select(OutboxRow.id)
+                .where(
+                    OutboxRow.type.in_(list(types)),
+                    OutboxRow.created_at >= since,
+                    OutboxRow.id.not_in(planned),
+                )
+                .order_by(OutboxRow.created_at, OutboxRow.id)
+            )
+        )
+
+    def endpoints(self) -> list[tuple[EndpointRow, int]]:
+        """Every endpoint row (disabled or re-enabled) with its count of deliveries left ``disabled``."""
+        held = (
+            select(DeliveryRow.channel_key, func.count().label("n"))
+            .where(DeliveryRow.status == "disabled")
+            .group_by(DeliveryRow.channel_key)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(EndpointRow, func.coalesce(held.c.n, 0))
+            .outerjoin(held, held.c.channel_key == EndpointRow.channel_key)
+            .order_by(EndpointRow.channel_key)
+        ).all()
+        return [(row, int(n)) for row, n in rows]
+
+    def enable_endpoint(self, channel_key: str, now: datetime, *, resend: bool = False) -> int | None:
+        """Re-enable a disabled endpoint. None when it is not disabled; else the number of its ``disabled``
+        deliveries put back to pending (due now) when ``resend``, 0 otherwise."""
+        done = self.session.execute(
+            update(EndpointRow)
+            .where(EndpointRow.channel_key == channel_key, EndpointRow.disabled.is_(True))
+            .values(disabled=False, reason=None, updated_at=now)
+        )
+        if not getattr(done, "rowcount", 0):
+            return None
+        if not resend:
+            return 0
+        requeued = self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.channel_key == channel_key, DeliveryRow.status == "disabled")
+            .values(status="pending", next_attempt_at=now, lease_token=None)
+        )
+        return int(getattr(requeued, "rowcount", 0))
+
 
 MERGE_LOCK_NS = 0x6D657267  # "merg": the advisory-lock namespace of merges (two-int form)
 

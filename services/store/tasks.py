@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import httpx
 
+from services.alerts.delivery import webhook_client
 from services.core import stages
 from services.core.db import session_factory
+from services.core.settings import Settings
 from services.core.task_base import PipelineTask, pipeline_task
 from services.store.ingest import active_rules
 from services.store.relay import deliver_claimed, relay_due
@@ -26,13 +28,15 @@ def store_claims(self: PipelineTask, document_id: int) -> int:
     return events
 
 
-_webhook_client: list[httpx.Client] = []
+# One guarded client per process and network policy (settings can differ between embedded runs).
+_webhook_client: dict[str, httpx.Client] = {}
 
 
-def _client() -> httpx.Client:
-    if not _webhook_client:
-        _webhook_client.append(httpx.Client())
-    return _webhook_client[0]
+def _client(settings: Settings) -> httpx.Client:
+    key = settings.allow_private_networks
+    if key not in _webhook_client:
+        _webhook_client[key] = webhook_client(settings)
+    return _webhook_client[key]
 
 
 @pipeline_task("notify.relay")
@@ -54,6 +58,6 @@ def deliver(self: PipelineTask, delivery_id: int, token: str) -> str:
         token,
         settings=settings,
         rules=active_rules(settings.rules),
-        client=_client(),
+        client=_client(settings),
         now=self.now,
     )

@@ -1,8 +1,9 @@
 """Issue 5 end to end (embedded, SQLite): two ministries report the same talks — Kazakhstan in Russian, China
 in Chinese, published hours apart — and a news agency republishes the Kazakh release under its own URL
 (tracking parameters in the feed link). After ``communique run --once`` twice: one meeting with three sources,
-one signed webhook delivery, verified by a local receiver with ``services.alerts.verify``, and the export
-shows it. Then reparse (no change, no alert) and a split of a wrong merge (the report stays split)."""
+one signed webhook delivery, verified by a local receiver with ``services.alerts.verify``, and the
+export, the HTTP API and the Atom feed show it. Then reparse (no change, no alert) and a split of a wrong
+merge (the report stays split)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from services.api.app import create_app
 from services.core.db import dispose_engines, session_factory
+from services.core.settings import Settings
 from services.store.models import ChangeLogRow, DeliveryRow, DocumentRow
 from services.store.uow import UnitOfWork
 from tests.e2e.test_embedded import communique
@@ -44,6 +49,40 @@ def serve_two_ministries(
     sources = tmp_path / "sources.yaml"
     sources.write_text((SITE / "sources.yaml").read_text(encoding="utf-8").replace("{base}", server.base))
     return server, sources
+
+
+def assert_api_and_feed_show_one_meeting(database_url: str, meeting_id: str, urls: set[str]) -> None:
+    """The HTTP API and the Atom feed, on the same database, show the one KAZ–CHN meeting with its three
+    sources and the merge explanation."""
+    with TestClient(create_app(Settings(database_url=database_url, api_rate_per_s=0.0))) as api:
+        listed = api.get("/api/meetings", params={"pair": "KAZ,CHN"})
+        assert listed.status_code == 200, listed.text
+        assert [m["id"] for m in listed.json()["items"]] == [meeting_id]
+        assert listed.json()["next_cursor"] is None
+
+        detail = api.get(f"/api/meetings/{meeting_id}")
+        assert detail.status_code == 200, detail.text
+        body = detail.json()
+        assert {s["url"] for s in body["sources"]} == urls
+        assert all(s.get("evidence") for s in body["sources"])
+        links = body["merge"]["links"]
+        assert {link["url"] for link in links} == urls
+        # Which rule attaches the agency copy depends on arrival order (the export test pins it, embedded).
+        assert len([link for link in links if link["merge_rule"] == "new"]) == 1
+        assert all(link["rule_explained"] for link in links)
+        assert body["merge"]["summary"].startswith("3 report(s); 2 merged")
+
+        atom = api.get("/feeds/meetings.atom", params={"pair": "KAZ,CHN"})
+        assert atom.status_code == 200, atom.text
+        assert atom.headers["content-type"].startswith("application/atom+xml")
+        feed = feedparser.parse(atom.content)
+        assert not feed.bozo, feed.get("bozo_exception")
+        (entry,) = feed.entries
+        assert entry.id.endswith("meeting/" + meeting_id)
+        assert {link.href for link in entry.links if link.rel == "related"} == urls
+        # Another pair's feed is empty: the filter, not luck, picks the meeting.
+        other = feedparser.parse(api.get("/feeds/meetings.atom", params={"pair": "KAZ,RUS"}).content)
+        assert other.entries == []
 
 
 def test_one_meeting_three_sources_one_verified_webhook(
@@ -92,6 +131,7 @@ def test_one_meeting_three_sources_one_verified_webhook(
     kaz = [p for p in meeting["participants"] if p["country"] == "KAZ"]
     assert len(kaz) == 1
     assert kaz[0]["person_id"] == "yermek-kosherbayev"
+    assert_api_and_feed_show_one_meeting(f"sqlite:///{db}", meeting["id"], urls)
 
     with UnitOfWork(session_factory(f"sqlite:///{db}")) as uow:
         changes = list(uow.session.scalars(select(ChangeLogRow).order_by(ChangeLogRow.id)))

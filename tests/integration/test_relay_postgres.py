@@ -49,7 +49,12 @@ def test_relay_killed_after_sending_resends_the_same_webhook_id(pg_clean: str, t
         )
         with UnitOfWork(session_factory(pg_clean)) as uow:
             store(uow, add_doc(uow, "https://kz.example/1", [claim()]), parse_rules(rules_file.read_text()))
-        env = {"COMMUNIQUE_DATABASE_URL": pg_clean, "COMMUNIQUE_RELAY_LEASE_S": "1"}
+        env = {
+            "COMMUNIQUE_DATABASE_URL": pg_clean,
+            "COMMUNIQUE_RELAY_LEASE_S": "1",
+            # The receiver is on 127.0.0.1; webhooks to private addresses are refused unless allowed.
+            "COMMUNIQUE_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
+        }
 
         crashed = communique(
             ["relay", "--rules", str(rules_file)], COMMUNIQUE_FAULT_RELAY_EXIT_AFTER_SEND="true", **env

@@ -344,13 +344,15 @@ def test_records_are_copied_not_shared(uow: UnitOfWork) -> None:
 
 
 def test_operator_events_go_to_the_operator_channel_once(uow: UnitOfWork, db_url: str) -> None:
+    from services.core.stages import mark_source_broken
     from services.fetcher.sources import SourceDef
 
     source = SourceDef(
         id="s1", name="S", country="KAZ", language="en", kind="rss", url="https://mfa.example/feed"
     )
     uow.sources.sync([(source.id, source.model_dump(mode="json"))], NOW)
-    uow.sources.mark_broken("s1", "selector matched nothing 5 times")
+    # The one path of a "source broken" notice: the outbox row the poller (or the delivery counter) writes.
+    mark_source_broken(uow, "s1", "selector matched nothing 5 times", datetime.now(UTC))
     uow.dead_letters.add("parser.parse_document", [1], "boom", 5, NOW)
     uow.commit()
     client = httpx.Client()
@@ -373,9 +375,11 @@ def test_operator_events_go_to_the_operator_channel_once(uow: UnitOfWork, db_url
                     now=lambda: datetime.now(UTC),
                 )
         types = sorted(e["type"] for e in rx.processed)
-        assert types == ["operator.dead_letters", "operator.source_broken"]
-        broken = next(e for e in rx.processed if e["type"] == "operator.source_broken")
+        assert types == ["operator.dead_letters", "source.broken"]
+        broken = next(e for e in rx.processed if e["type"] == "source.broken")
         assert broken["data"]["source_id"] == "s1"
+        assert broken["data"]["state"] == "broken"
+        assert broken["data"]["last_error"] == "selector matched nothing 5 times"
     client.close()
 
 

@@ -30,6 +30,8 @@ OPERATIONS = [
     ("POST", "/api/sources/{source_id}/enable"),
     ("POST", "/api/sources/{source_id}/disable"),
     ("GET", "/api/people"),
+    ("GET", "/api/rules"),
+    ("PUT", "/api/rules"),
     ("GET", "/healthz"),
 ]
 # Operations with constrained parameters also get invalid ones (an unconstrained path string has none).

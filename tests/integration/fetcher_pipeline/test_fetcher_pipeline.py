@@ -26,6 +26,7 @@ from services.fetcher.sources import SourceDef
 from services.store.models import DocumentRow, FetchHostRow, OutboxRow, SourceRow
 from services.store.uow import UnitOfWork
 from tests.integration.fetcher_pipeline.server import Server, page, send, serve, status
+from tests.integration.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -201,9 +202,16 @@ def test_retry_after_is_capped(site: Server, sqlite_url: str) -> None:
 # --- backoff, broken, recovery ------------------------------------------------------------------------------
 
 
-def test_backoff_broken_notified_and_recovery(site: Server, sqlite_url: str) -> None:
+@pytest.fixture
+def operator_rx() -> Iterator[Receiver]:
+    with webhook_receiver() as rx:
+        yield rx
+
+
+def test_backoff_broken_notified_and_recovery(site: Server, sqlite_url: str, operator_rx: Receiver) -> None:
+    rx = operator_rx
     site.routes["/feed.xml"] = status(500)
-    settings = make_settings(sqlite_url)
+    settings = make_settings(sqlite_url, operator_webhook=rx.url, operator_webhook_secret=rx.secret)
     run(settings, [feed_source("kz", site.url("/feed.xml"), interval=600)])
     delays = []
     for n in range(1, BROKEN_AFTER_ERRORS + 1):
@@ -231,6 +239,13 @@ def test_backoff_broken_notified_and_recovery(site: Server, sqlite_url: str) -> 
     row = source_row(sqlite_url, "kz")
     assert (row.state, row.consecutive_errors, row.last_error) == ("ok", 0, None)
     assert len(outbox(sqlite_url, "source.recovered")) == 1
+    # One path to the operator: the poller's outbox rows, delivered by the relay to the operator webhook
+    # (no second event of the relay's own about the same breakage).
+    assert [(e["type"], e["data"]["source_id"]) for e in rx.processed] == [
+        ("source.broken", "kz"),
+        ("source.recovered", "kz"),
+    ]
+    assert outbox(sqlite_url, "operator.source_broken") == []
 
 
 def test_410_disables_the_source(site: Server, sqlite_url: str) -> None:

@@ -114,3 +114,35 @@ def test_signature_check() -> None:
     assert not check_signature("s", body, "md5=" + hashlib.md5(body).hexdigest())  # noqa: S324
     assert not check_signature(None, body, good)
     assert not check_signature("s", body, None)
+
+
+def test_api_mounts_the_callback_and_sends_pushed_items_to_the_workers(
+    site: Server, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Distributed: the API's callback hands the pushed items' fetches to Celery (the broker is faked here;
+    the embedded path runs end to end in test_websub_serve.py)."""
+    from services.api.app import create_app
+    from services.core import celery_app
+
+    settings = make_settings(sqlite_url, public_url=PUBLIC)
+    run(settings, [feed_source("kz", site.url("/feed.xml"))])
+    [post] = [h for h in site.hits if h.method == "POST"]
+    secret = parse_qs(post.body.decode())["hub.secret"][0]
+
+    sent: list[tuple[str, list[Any]]] = []
+
+    class Broker:
+        def send_task(self, name: str, args: list[Any]) -> None:
+            sent.append((name, args))
+
+    monkeypatch.setattr(celery_app, "app_for", lambda _settings: Broker())
+    distributed = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
+    client = TestClient(create_app(distributed))
+    pushed = feed(site.base, ["/a.html", "/b.html"])
+    signed = {"X-Hub-Signature": "sha256=" + hmac.new(secret.encode(), pushed, hashlib.sha256).hexdigest()}
+    assert client.post("/websub/kz", content=pushed, headers=signed).status_code == 202
+    with UnitOfWork(session_factory(sqlite_url)) as uow:
+        query = select(DocumentRow.id).where(DocumentRow.canonical_url.like("%/b.html"))
+        b_id = uow.session.scalars(query).one()
+    assert ("fetcher.fetch_document", [b_id]) in sent
+    assert site.hits_for("/b.html") == []  # the workers fetch it, not the API

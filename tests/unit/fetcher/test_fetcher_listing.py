@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from services.fetcher.listing import ListingEmpty, next_page_url, parse_listing, parse_listing_date
-from services.fetcher.sources import ListSelectors, SourceDef, load_sources
+from services.fetcher.sources import ListSelectors, SourceDef, load_sources, validate_sources_file
 
 PAGES = Path(__file__).resolve().parent / "pages"
+CANDIDATES = Path(__file__).resolve().parents[3] / "services" / "fetcher" / "data" / "candidates.yaml"
 CORPUS_RAW = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus" / "raw"
 
 
@@ -174,9 +177,47 @@ def test_registry_selectors_on_site_shaped_pages(source_id: str) -> None:
     assert next_page_url(html, source.url, _selectors(source)) == expected_next
 
 
+def _expected(source_id: str) -> dict[str, Any]:
+    """The hand-written sidecar ``<id>.json`` next to a page: every item's URL and date, and the next page."""
+    data: dict[str, Any] = json.loads((PAGES / f"{source_id}.json").read_text(encoding="utf-8"))
+    return data
+
+
+SIDECAR = sorted(p.stem for p in PAGES.glob("*.json"))
+
+
+@pytest.mark.parametrize("source_id", SIDECAR)
+def test_registry_selectors_on_site_shaped_pages_exact(source_id: str) -> None:
+    expected = _expected(source_id)
+    source = _sources()[source_id]
+    html = (PAGES / f"{source_id}.html").read_bytes()
+    items = parse_listing(html, source.url, _selectors(source))
+    got = [(i.url, i.published.date().isoformat() if i.published else None) for i in items]
+    assert got == [(u, d) for u, d in expected["items"]]
+    assert all(i.title and i.title.strip() for i in items)
+    assert next_page_url(html, source.url, _selectors(source)) == expected.get("next")
+
+
 def test_every_html_source_with_a_page_here_is_tested() -> None:
     for page in PAGES.glob("*.html"):
-        assert page.stem in OWN, page.name
+        assert page.stem in OWN or (PAGES / f"{page.stem}.json").exists(), page.name
+        assert page.stem not in OWN or not (PAGES / f"{page.stem}.json").exists(), page.name
+
+
+def test_every_enabled_source_has_a_corpus_or_site_shaped_page() -> None:
+    """Issue 4: a listing source ships only with a test on a real page or a page in its site's shape."""
+    missing = [
+        s.id
+        for s in load_sources()
+        if s.kind == "html_list" and s.id not in CORPUS and not (PAGES / f"{s.id}.html").exists()
+    ]
+    assert missing == []
+    assert len(load_sources()) >= 40
+
+
+def test_candidates_file_is_valid_and_not_loaded_by_default() -> None:
+    assert validate_sources_file(CANDIDATES) == []
+    assert not {c.id for c in load_sources(CANDIDATES)} & set(_sources())
 
 
 # ----------------------------------------------------------------------------- behaviour

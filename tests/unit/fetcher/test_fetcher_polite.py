@@ -221,3 +221,48 @@ def test_metrics_source_states(sqlite_url: str) -> None:
     text = render_metrics(sqlite_url)[0].decode()
     assert 'communique_source_state{source="s1",state="ok"} 1.0' in text
     assert 'communique_source_state{source="s1",state="broken"} 0.0' in text
+
+
+class RedirectingClient(FakeClient):
+    """A fake guarded client following ``redirects`` (url -> next url), calling ``on_hop`` too."""
+
+    hop_hook = True
+
+    def __init__(self, answers: dict[str, object], redirects: dict[str, str]) -> None:
+        super().__init__(answers)
+        self.redirects = redirects
+
+    def get(  # type: ignore[override]
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, on_hop: object = None
+    ) -> FetchedDoc:
+        while url in self.redirects:
+            self.requests.append(url)
+            url = self.redirects[url]
+            if callable(on_hop):
+                on_hop(url)
+        return super().get(url)
+
+
+def test_every_redirect_hop_gets_its_hosts_robots_and_spacing() -> None:
+    clock = Clock()
+    answers: dict[str, object] = {"/robots.txt": b"User-agent: *\nDisallow: /private/\n", "/public/a": b"a"}
+    fake = RedirectingClient(
+        answers,
+        {
+            "https://one.example/x": "https://two.example/private/x",
+            "https://one.example/y": "https://two.example/public/a",
+            "https://one.example/z": "https://two.example/public/a",
+        },
+    )
+    client = PoliteClient(fake, Settings(host_spacing_s=3), MemoryHosts(), clock=clock, sleep=clock.sleep)
+    with pytest.raises(RobotsDisallowed, match="two.example"):
+        client.get("https://one.example/x")
+    assert "https://two.example/private/x" not in fake.requests
+    assert "https://two.example/robots.txt" in fake.requests
+    clock.slept.clear()
+    client.get("https://one.example/y")
+    client.get("https://one.example/z")
+    # The second hop to two.example waits for that host's slot, though one.example's own slot was free.
+    assert fake.requests.count("https://two.example/public/a") == 2
+    assert clock.slept
+    assert max(clock.slept) == pytest.approx(3.0)
