@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from services.parser.registry import (  # noqa: E402
+    TERMS_COLUMNS as COLUMNS,
+)
+from services.parser.registry import (  # noqa: E402
     Term,
     load_cached,
     name_keys,
@@ -57,20 +60,6 @@ ROLE_KEYS = {
     "dhos": "deputy_head_of_state",
     "dhog": "deputy_head_of_government",
 }
-COLUMNS = (
-    "person_id",
-    "name",
-    "country",
-    "org",
-    "role",
-    "office",
-    "start",
-    "end",
-    "precision",
-    "checked",
-    "variants",
-    "origin",
-)
 
 # Wikidata/Wikipedia state labels that do not match CountryISO_Codes.csv names.
 STATE_ALIASES = {

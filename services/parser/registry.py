@@ -94,7 +94,7 @@ OFFICE_RANK: dict[str, int] = {
 # Surname-first naming: a one-word query may be the first word of the variant.
 _SURNAME_FIRST = frozenset({"CHN", "TWN", "PRK", "KOR", "VNM", "KHM", "HUN", "MNG", "SGP"})
 
-_TERMS_COLUMNS = (
+TERMS_COLUMNS = (
     "person_id",
     "name",
     "country",
