@@ -29,7 +29,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -845,20 +845,7 @@ def enrich(curated: list[Term], persons: dict[str, RefPerson]) -> list[Term]:
     # one person, one id: the same curated name in several states/orgs shares the QID found anywhere
     by_name = {t.name: t.person_id for t in out if re.fullmatch(r"Q\d+", t.person_id)}
     return [
-        Term(
-            by_name.get(t.name, t.person_id),
-            t.name,
-            t.variants,
-            t.country,
-            t.org,
-            t.role,
-            t.start,
-            t.end,
-            t.office,
-            t.precision,
-            t.checked,
-            t.origin,
-        )
+        replace(t, person_id=by_name.get(t.name, t.person_id))
         for t in out
     ]
 

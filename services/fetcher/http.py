@@ -645,6 +645,20 @@ class GuardedClient:
         finally:
             _DEADLINE.reset(token)
 
+    def _send(self, request: httpx.Request, deadline: float, url: str, what: str) -> httpx.Response:
+        """Send one request; transport errors become FetchError, and a BlockedAddress raised by the network
+        backend (wrapped by httpx) surfaces as itself."""
+        try:
+            return self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            self._left(deadline, url)
+            raise FetchError(f"timeout {what}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, BlockedAddress):
+                raise cause from None
+            raise FetchError(f"error {what}: {exc}") from exc
+
     def _left(self, deadline: float, url: str) -> float:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -677,18 +691,7 @@ class GuardedClient:
                 )
             except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (bad IDNA) is a ValueError
                 raise FetchError(f"invalid URL {current!r}: {exc}") from exc
-            try:
-                response = self._client.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                self._left(deadline, url)
-                raise FetchError(f"timeout fetching {current}: {exc}") from exc
-            except httpx.HTTPError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, BlockedAddress):
-                    raise cause from None
-                raise FetchError(f"error fetching {current}: {exc}") from exc
-            except BlockedAddress:
-                raise
+            response = self._send(request, deadline, url, f"fetching {current}")
             try:
                 status = response.status_code
                 if status in _REDIRECTS:
@@ -724,15 +727,9 @@ class GuardedClient:
                 request = self._client.build_request(
                     "POST", target, data=data, timeout=httpx.Timeout(per_io)
                 )
-                response = self._client.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                self._left(deadline, url)
-                raise FetchError(f"timeout posting to {url}: {exc}") from exc
-            except httpx.HTTPError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, BlockedAddress):
-                    raise cause from None
-                raise FetchError(f"error posting to {url}: {exc}") from exc
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise FetchError(f"invalid URL {url!r}: {exc}") from exc
+            response = self._send(request, deadline, url, f"posting to {url}")
             try:
                 if not 200 <= response.status_code < 300:
                     raise HTTPStatusError(
