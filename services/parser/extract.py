@@ -1480,6 +1480,8 @@ def _known_names(
             if len(last) < 3:
                 continue
             stem = last[: max(4, len(last) - 2)] if pack.script == "cyrillic" else last
+            if stem not in sent:
+                continue
             m = re.search(rf"(?<!\w){re.escape(stem)}\w{{0,3}}(?!\w)", sent)
             idx = m.start() if m else -1
         else:

@@ -15,9 +15,12 @@ from typing import Any
 
 import yaml
 
+from services.parser.packs.firstchars import prefixes
+
 __all__ = ["Pack", "available_languages", "load_pack", "ROLE_PRIORITY"]
 
 _DIR = Path(__file__).resolve().parent
+_prefixes = functools.lru_cache(maxsize=256)(prefixes)
 _WORD_START = re.compile(r"(?<!\w)\w")
 
 # When one person carries several titles ("State Councilor and Foreign Minister"), the first role in this
@@ -80,7 +83,7 @@ class Pack:
     delegation_re: re.Pattern[str] | None = None
     modifier_lowercase: bool = False
     _roles: dict[str, str] = field(default_factory=dict)
-    _starts: list[tuple[str, list[int]]] = field(default_factory=list)
+    _starts: list[tuple[str, list[int], list[str]]] = field(default_factory=list)
     joined_re: re.Pattern[str] | None = None
     event_re: re.Pattern[str] | None = None
     not_before_re: re.Pattern[str] | None = None
@@ -102,14 +105,26 @@ class Pack:
         return rf"(?<!\w)(?:{body})(?!\w)" if self.bounded else body
 
     def finditer(self, rx: re.Pattern[str], text: str) -> list[re.Match[str]]:
-        """Non-overlapping matches of ``rx``; in spaced scripts tried at word starts only, which is several
-        times faster than a scan of every character for the packs' long alternations."""
+        """Non-overlapping matches of ``rx``; in spaced scripts tried only at the word starts whose first
+        characters can begin a match (see ``firstchars``), several times faster than a scan of every character
+        for the packs' long alternations."""
         if not self.bounded:
             return list(rx.finditer(text))
         out: list[re.Match[str]] = []
         end = 0
         match = rx.match
-        for pos in self.word_starts(text):
+        starts, heads = self._words(text)
+        allowed = _prefixes(rx)
+        if allowed is None:
+            candidates = starts
+        else:
+            one, two, three = allowed.by_len
+            candidates = [
+                pos
+                for pos, head in zip(starts, heads, strict=True)
+                if head in three or (two and head[:2] in two) or (one and head[:1] in one)
+            ]
+        for pos in candidates:
             if pos < end:
                 continue
             m = match(text, pos)
@@ -119,15 +134,19 @@ class Pack:
         return out
 
     def word_starts(self, text: str) -> list[int]:
-        """Offsets of the words of ``text`` (the last text's are kept: callers scan one text many times)."""
-        entry = (
-            self._starts[0] if self._starts else None
-        )  # one tuple: safe to read while another thread writes
+        """Offsets of the words of ``text``."""
+        return self._words(text)[0]
+
+    def _words(self, text: str) -> tuple[list[int], list[str]]:
+        """Offsets of the words of ``text`` and their first three characters, case-folded (the last text's are
+        kept: callers scan one text many times)."""
+        entry = self._starts[0] if self._starts else None  # one tuple: safe to read while another writes
         if entry is not None and entry[0] is text:
-            return entry[1]
+            return entry[1], entry[2]
         starts = [m.start() for m in _WORD_START.finditer(text)]
-        self._starts[:] = [(text, starts)]
-        return starts
+        heads = [text[pos : pos + 3].lower() for pos in starts]
+        self._starts[:] = [(text, starts, heads)]
+        return starts, heads
 
     def search(self, rx: re.Pattern[str], text: str) -> re.Match[str] | None:
         """The first match of ``rx`` in one sentence (short texts: the C scanner beats a word-start loop)."""
