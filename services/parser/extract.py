@@ -1466,6 +1466,26 @@ def _is_release(article: Article) -> bool:
     )
 
 
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what ``\w`` matches in a str pattern
+
+
+def _stem_word(sent: str, stem: str, tail: int = 3) -> int:
+    r"""Offset of the first word of ``sent`` that is ``stem`` plus at most ``tail`` word characters, else -1
+    (as ``(?<!\w)stem\w{0,tail}(?!\w)`` would find, without compiling a pattern per name)."""
+    i = sent.find(stem)
+    n = len(sent)
+    while i >= 0:
+        if i == 0 or not _is_word_char(sent[i - 1]):
+            k = j = i + len(stem)
+            while k < n and k - j <= tail and _is_word_char(sent[k]):
+                k += 1
+            if k - j <= tail:
+                return i
+        i = sent.find(stem, i + 1)
+    return -1
+
+
 def _known_names(
     sent: str, base: int, pack: Pack, table: dict[str, _Person], spans: list[tuple[int, int]], on: date | None
 ) -> list[_Person]:
@@ -1480,10 +1500,7 @@ def _known_names(
             if len(last) < 3:
                 continue
             stem = last[: max(4, len(last) - 2)] if pack.script == "cyrillic" else last
-            if stem not in sent:
-                continue
-            m = re.search(rf"(?<!\w){re.escape(stem)}\w{{0,3}}(?!\w)", sent)
-            idx = m.start() if m else -1
+            idx = _stem_word(sent, stem)
         else:
             idx = sent.find(key) if len(key) >= 2 else -1
         if idx < 0:

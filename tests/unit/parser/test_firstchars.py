@@ -109,3 +109,15 @@ def test_pack_finditer_equals_the_unfiltered_scan(language: str) -> None:
             assert got == _unfiltered(rx, text), (language, name, text)
             found += len(got)
     assert found >= 3, f"the {language} texts should exercise the patterns"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sent=st.text(alphabet="abсдé_ -,.1Ё", max_size=40),
+    stem=st.text(alphabet="abсдé_1Ё", min_size=1, max_size=4),
+)
+def test_stem_word_agrees_with_the_regex_it_replaces(sent: str, stem: str) -> None:
+    from services.parser.extract import _stem_word
+
+    m = re.search(rf"(?<!\w){re.escape(stem)}\w{{0,3}}(?!\w)", sent)
+    assert _stem_word(sent, stem) == (m.start() if m else -1)
