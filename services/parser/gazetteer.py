@@ -207,6 +207,8 @@ class Gazetteer:
                             elif lang == "ru" and v[-1] not in "аеиоуыэюяь":
                                 v = v + "*"
                             add(lang, v, "country", iso3)
+                            if lang == "de" and " " not in v and not v.endswith(("s", "z", "x", "ß")):
+                                add(lang, v + "s", "country", iso3)  # genitive: "Präsident Kasachstans"
         # Latin-script languages share the English index (names are mostly alike); add their own variants.
         for lang in _LATIN[1:]:
             per_lang[lang] = per_lang.get(lang, []) + per_lang["en"]
@@ -223,9 +225,14 @@ class Gazetteer:
             with (_DATA / name).open(encoding="utf-8") as f:
                 return dict(yaml.load(f, Loader=_YAML_LOADER) or {})
 
+        countries = load("countries_extra.yaml")
+        for iso3, langs in load("adjectives_es_de.yaml").items():
+            merged = dict(countries.get(iso3) or {})
+            for lang, vs in (langs or {}).items():
+                merged[lang] = list(merged.get(lang) or []) + list(vs)
+            countries[iso3] = merged
         return cls(
-            load("countries_extra.yaml"), load("cities.yaml"), load("orgs.yaml"), load("zh_abbrev.yaml"),
-            load("ja_pairs.yaml"),
+            countries, load("cities.yaml"), load("orgs.yaml"), load("zh_abbrev.yaml"), load("ja_pairs.yaml")
         )
 
     def languages(self) -> tuple[str, ...]:
