@@ -856,6 +856,10 @@ def _resolve_person(
     """Fill a mention's missing state from the registry, the article's table of people, or the publisher."""
     term = _lookup(p.name or "", on) if p.name else None
     if term is not None:
+        if _registry_state_wins(p, term, on):
+            # "Italian prime minister Giuseppe Conte, and Emir of Qatar ...": a list's neighbouring state
+            # was read onto a full name the registry places, unambiguously, in another state
+            p.country = str(term.country)
         if p.country is None and p.org is None:
             p.country = getattr(term, "country", None)
             p.org = getattr(term, "org", None)
@@ -881,6 +885,24 @@ def _resolve_person(
     if p.party is None and source_country:
         p.country = source_country
     return p
+
+
+def _registry_state_wins(p: _Person, term: Any, on: date | None) -> bool:
+    """A full name (two words or more) printed as the registry has it, every office-holder of that name in
+    one state, and that state not the one read from the text."""
+    country = getattr(term, "country", None)
+    if not country or not p.country or p.org is not None or p.country == country or not p.name:
+        return False
+    if len(p.name.split()) < 2 or p.name.casefold() not in {
+        str(x).casefold() for x in (getattr(term, "name", None), *(getattr(term, "variants", ()) or ())) if x
+    }:
+        return False
+    reg = _registry()
+    try:
+        terms = reg.by_name(p.name, on) if reg is not None else []
+    except Exception:  # noqa: BLE001
+        return False
+    return bool(terms) and all(getattr(t, "country", None) == country for t in terms)
 
 
 def _name_key(name: str) -> str:
