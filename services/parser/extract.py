@@ -44,7 +44,9 @@ _ABBREV = re.compile(
     r"Nov|Dec|U\.S|U\.K|U\.N|H\.E|г|гг|т\.е|им|ул)|\b[A-ZА-ЯЁ])\.$"
 )
 # a run of spaces separates sentences in flattened layouts, except after a comma (a list that goes on)
-_SENT_LATIN = re.compile(r"(?<=[.!?])[\"”»’']?\s+(?=[\"“«]?[A-ZА-ЯЁ0-9])|\n+|(?<![,;:])\s{3,}|\t+")
+_SENT_LATIN = re.compile(
+    r"(?<=[.!?؟])[\"”»’']?\s+(?=[\"“«]?[A-ZА-ЯЁ0-9\u0621-\u064a])|\n+|(?<![,;:])\s{3,}|\t+"
+)
 _SENT_CJK = re.compile(r"(?<=[。！？；])|\n+|\t+|\s{2,}")
 _WS = re.compile(r"[ \u00a0\u3000]+")
 _CAP_TOKEN = re.compile(r"[A-Z][\w'’\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )")
@@ -445,6 +447,31 @@ def _ru_name_after(s: str, pack: Pack) -> str | None:
     return " ".join(tokens) or None
 
 
+_AR_WORD = re.compile(r"[\u0621-\u064a\u0671-\u06d3]+")
+
+
+def _ar_name_after(s: str, pack: Pack) -> str | None:
+    """Arabic words after a title (and honorifics) up to a stop word or punctuation: two to six words."""
+    s = s.lstrip(" ،,")
+    m = pack.honorific_re.match(s)
+    if m:
+        s = s[m.end() :]
+    stops = frozenset(pack.name_stops)
+    tokens: list[str] = []
+    pos = 0
+    while len(tokens) < 6:
+        while pos < len(s) and s[pos] == " ":
+            pos += 1
+        m2 = _AR_WORD.match(s, pos)
+        if not m2 or m2.group(0) in stops:
+            break
+        if pack.event_re is not None and pack.event_re.match(s, pos) or pack.title_re.match(s, pos):
+            break  # "أجرى الوزير سامح شكري اتصالا هاتفيا": the name ends at the cue
+        tokens.append(m2.group(0))
+        pos = m2.end()
+    return " ".join(tokens) if len(tokens) >= 2 else None
+
+
 def _cjk_cut(run: str, pack: Pack, from_right: bool) -> str:
     """The name part of a run of Han characters, cut at the first verb/preposition of the pack."""
     if from_right:
@@ -739,6 +766,8 @@ def _people(
                 name = _cjk_name_before(text[max(0, lo) : s], pack)
         elif pack.script == "cyrillic":
             name = _ru_name_after(tail, pack)
+        elif pack.script == "arabic":
+            name = _ar_name_after(tail, pack)
         else:
             name = _latin_name_after(tail, pack)
             if name is not None:

@@ -32,8 +32,10 @@ _LOCALES = {
     "es": ["es"],
     "de": ["de"],
     "ja": ["ja"],
+    "ar": ["ar"],
 }
 _LATIN = ("en", "fr", "es", "de")
+_AR_CLITICS = ("و", "ب", "ل", "وب", "ول", "ف")
 Kind = Literal["country", "city", "org"]
 
 
@@ -209,6 +211,9 @@ class Gazetteer:
                             add(lang, v, "country", iso3)
                             if lang == "de" and " " not in v and not v.endswith(("s", "z", "x", "ß")):
                                 add(lang, v + "s", "country", iso3)  # genitive: "Präsident Kasachstans"
+        # Arabic attaches "and", "with", "to" to the next word ("وبالصين"): every name with those in front
+        ar = per_lang.get("ar", [])
+        per_lang["ar"] = ar + [(c + v, k, code, cty) for v, k, code, cty in ar for c in _AR_CLITICS]
         # Latin-script languages share the English index (names are mostly alike); add their own variants.
         for lang in _LATIN[1:]:
             per_lang[lang] = per_lang.get(lang, []) + per_lang["en"]
@@ -226,7 +231,8 @@ class Gazetteer:
                 return dict(yaml.load(f, Loader=_YAML_LOADER) or {})
 
         countries = load("countries_extra.yaml")
-        for iso3, langs in load("adjectives_es_de.yaml").items():
+        extra = [load(p.name) for p in sorted(_DATA.glob("adjectives_*.yaml"))]
+        for iso3, langs in (item for table in extra for item in table.items()):
             merged = dict(countries.get(iso3) or {})
             for lang, vs in (langs or {}).items():
                 merged[lang] = list(merged.get(lang) or []) + list(vs)

@@ -1,8 +1,8 @@
 """Short-text language detection for mixed-script texts.
 
-Heuristic: count letters by script. Kana -> ja; mostly Han -> zh; mostly Cyrillic -> ru; Latin -> the pack
-whose stop words occur most often (en when nothing scores). A Latin-script headline inside a Chinese page
-does not flip the result because the ratio is over all letters, not the first ones.
+Heuristic: count letters by script. Kana -> ja; mostly Han -> zh; mostly Cyrillic -> ru; mostly Arabic -> ar;
+Latin -> the pack whose stop words occur most often (en when nothing scores). A Latin-script headline inside a
+Chinese page does not flip the result because the ratio is over all letters, not the first ones.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _latin_stopwords() -> dict[str, frozenset[str]]:
 def detect_language(text: str, default: str | None = None) -> str | None:
     """ISO 639-1 code of the dominant language of ``text`` (``default`` when there are no letters)."""
     sample = text[:4000]
-    han = kana = cyr = latin = 0
+    han = kana = cyr = latin = arab = 0
     for ch in sample:
         o = ord(ch)
         if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF:
@@ -39,15 +39,17 @@ def detect_language(text: str, default: str | None = None) -> str | None:
             kana += 1
         elif 0x0400 <= o <= 0x04FF:
             cyr += 1
+        elif 0x0620 <= o <= 0x064A or 0x066E <= o <= 0x06D3:
+            arab += 1
         elif ch.isalpha() and o < 0x250:
             latin += 1
-    total = han + kana + cyr + latin
+    total = han + kana + cyr + latin + arab
     if total == 0:
         return default
     if kana >= 5 and kana >= 0.05 * (han + kana):
         return "ja"
     # a Han character carries about as much as a Latin word; weigh it accordingly
-    scores = {"zh": han * 3.0, "ru": float(cyr), "latin": float(latin)}
+    scores = {"zh": han * 3.0, "ru": float(cyr), "ar": float(arab), "latin": float(latin)}
     best = max(scores, key=lambda k: scores[k])
     if best != "latin":
         return best

@@ -176,8 +176,11 @@ def _compile(raw: dict[str, Any]) -> Pack:
     bounded = script not in ("han", "kana")
     flags = re.IGNORECASE
 
+    # words that attach to the next one (Arabic "و", "ب"): allowed before every fragment
+    clitic = f"(?:{raw['clitics']})?" if raw.get("clitics") else ""
+
     def wrap(body: str) -> str:
-        return rf"(?<!\w)(?:{body})(?!\w)" if bounded else body
+        return rf"(?<!\w){clitic}(?:{body})(?!\w)" if bounded else body
 
     cues: dict[str, list[str]] = raw.get("cues") or {}
     modes = [(m, re.compile(wrap(_alt(cues.get(m) or [])), flags)) for m in ("video", "phone", "in_person")]

@@ -100,6 +100,7 @@ def test_pack_finditer_equals_the_unfiltered_scan(language: str) -> None:
         "Le ministre des Affaires étrangères a reçu le Président et le Premier ministre à Paris.",
         "El canciller se reunió con el presidente y el primer ministro; llamada telefónica con su homólogo.",
         "Außenministerin und Bundeskanzler trafen sich mit dem Präsidenten; Telefonat mit dem Amtskollegen.",
+        "التقى وزير الخارجية ورئيس الوزراء مع الرئيس، وأجرى اتصالا هاتفيا مع نظيره.",
     ]
     found = 0
     for name in ("title_re", "event_re", "cue_re", "planned_re", "not_meeting_re"):

@@ -16,6 +16,10 @@ from services.parser.langdetect import detect_language
         # mixed scripts: a Latin acronym and name inside a Chinese sentence
         ("王毅在纽约会见 UNGA President Dennis Francis 并就联合国改革交换意见，双方同意加强合作。", "zh"),
         ("Сейтов (Arman Seitov) провел переговоры с госсекретарем США в Москве в понедельник.", "ru"),
+        ("El canciller se reunió con su homólogo en la capital para hablar de comercio.", "es"),
+        ("Die Außenministerin traf sich mit ihrem Amtskollegen und sprach über die Lage.", "de"),
+        ("Le ministre a reçu son homologue pour un entretien sur la coopération.", "fr"),
+        ("التقى وزير الخارجية مع نظيره في الرياض (Riyadh) لبحث العلاقات.", "ar"),
     ],
 )
 def test_detect(text: str, lang: str) -> None:
