@@ -49,7 +49,13 @@ _SENT_LATIN = re.compile(
 )
 _SENT_CJK = re.compile(r"(?<=[。！？；])|\n+|\t+|\s{2,}")
 _WS = re.compile(r"[ \u00a0\u3000]+")
-_CAP_TOKEN = re.compile(r"[A-Z][\w'’\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )")
+# capitals of the Latin script, accented ones included ("Çavuşoğlu", "Ángel", "Özdemir", "Şahin")
+_UPPER = "A-ZÀ-ÖØ-Þ" + "".join(c for c in map(chr, range(0x100, 0x250)) if c.isupper())
+_CAP_TOKEN = re.compile(
+    rf"[{_UPPER}][\w'’\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )"
+)
+# a case ending after an apostrophe ends the name: "Lavrov'la", "Kamilov'u", "Pekin'i"
+_CASE_ENDING = re.compile(r"^(.+?)['’]([a-zçğıöşü]{1,5})$")
 _CAP_RU = re.compile(r"[А-ЯЁ][а-яёА-ЯЁ\-]*(?:\.[А-ЯЁ]\.?)?")
 _CJK_NAME = re.compile(r"[\u4e00-\u9fff·・•\u30fb]+")
 _NAME_PARTICLES = frozenset(
@@ -393,6 +399,10 @@ def _latin_name_after(s: str, pack: Pack) -> str | None:
             break
         if bare.endswith("’s") or bare.endswith("'s"):
             tokens.append(bare[:-2])
+            break
+        ending = _CASE_ENDING.match(bare)
+        if ending:
+            tokens.append(ending.group(1))
             break
         tokens.append(bare)
         pos = m2.end()
@@ -773,8 +783,13 @@ def _people(
             if name is not None:
                 k = tail.find(name.split()[-1])
                 rest = tail[k + len(name.split()[-1]) :] if k >= 0 else ""
-                if re.match(r"^\s*,\s*(?:the\s+)?(?:[A-Z][\w’']*\s+){0,2}", rest) and pack.title_re.match(
-                    re.sub(r"^\s*,\s*(?:the\s+)?(?:[A-Z][\w’']*(?:’s|'s)?\s+)?", "", rest)
+                following = re.sub(r"^\s*,\s*(?:the\s+)?(?:[A-Z][\w’']*(?:’s|'s)?\s+)?", "", rest)
+                nxt_title = pack.title_re.match(following)
+                if (
+                    pack.raw.get("comma_name_to_next_title", True)
+                    and re.match(r"^\s*,\s*(?:the\s+)?(?:[A-Z][\w’']*\s+){0,2}", rest)
+                    and nxt_title
+                    and pack.role_of(nxt_title.group(0)) != "counterpart"
                 ):
                     # "Dr Arif Santoso, Indonesian Minister ...": that name belongs to the next title
                     name = None

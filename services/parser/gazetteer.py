@@ -33,8 +33,11 @@ _LOCALES = {
     "de": ["de"],
     "ja": ["ja"],
     "ar": ["ar"],
+    "tr": ["tr"],
+    "uz": ["uz"],
+    "kk": ["kk"],
 }
-_LATIN = ("en", "fr", "es", "de")
+_LATIN = ("en", "fr", "es", "de", "tr", "uz")
 _AR_CLITICS = ("و", "ب", "ل", "وب", "ول", "ف")
 Kind = Literal["country", "city", "org"]
 

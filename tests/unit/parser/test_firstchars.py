@@ -100,6 +100,7 @@ def test_pack_finditer_equals_the_unfiltered_scan(language: str) -> None:
         "Le ministre des Affaires étrangères a reçu le Président et le Premier ministre à Paris.",
         "El canciller se reunió con el presidente y el primer ministro; llamada telefónica con su homólogo.",
         "Außenministerin und Bundeskanzler trafen sich mit dem Präsidenten; Telefonat mit dem Amtskollegen.",
+        "Dışişleri Bakanı ve Cumhurbaşkanı, mevkidaşı ile telefonda görüştü; Başbakan kabul etti.",
         "التقى وزير الخارجية ورئيس الوزراء مع الرئيس، وأجرى اتصالا هاتفيا مع نظيره.",
     ]
     found = 0

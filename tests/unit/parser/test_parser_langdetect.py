@@ -19,6 +19,7 @@ from services.parser.langdetect import detect_language
         ("El canciller se reunió con su homólogo en la capital para hablar de comercio.", "es"),
         ("Die Außenministerin traf sich mit ihrem Amtskollegen und sprach über die Lage.", "de"),
         ("Le ministre a reçu son homologue pour un entretien sur la coopération.", "fr"),
+        ("Dışişleri Bakanı, mevkidaşı ile bir araya geldi ve ilişkiler için görüştü.", "tr"),
         ("التقى وزير الخارجية مع نظيره في الرياض (Riyadh) لبحث العلاقات.", "ar"),
     ],
 )
