@@ -52,11 +52,11 @@ _WS = re.compile(r"[ \u00a0\u3000]+")
 # capitals of the Latin script, accented ones included ("Çavuşoğlu", "Ángel", "Özdemir", "Şahin")
 _UPPER = "A-ZÀ-ÖØ-Þ" + "".join(c for c in map(chr, range(0x100, 0x250)) if c.isupper())
 _CAP_TOKEN = re.compile(
-    rf"[{_UPPER}][\w'’\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )"
+    rf"[{_UPPER}][\w'’‘ʻ\-\.]*|(?:al|el|bin|ibn|de|da|van|von|der|le|la|du|dos|del|di|y)(?:-| )"
 )
 # a case ending after an apostrophe ends the name: "Lavrov'la", "Kamilov'u", "Pekin'i"
 _CASE_ENDING = re.compile(r"^(.+?)['’]([a-zçğıöşü]{1,5})$")
-_CAP_RU = re.compile(r"[А-ЯЁ][а-яёА-ЯЁ\-]*(?:\.[А-ЯЁ]\.?)?")
+_CAP_RU = re.compile(r"[А-ЯЁӘҒҚҢӨҰҮҺІ][а-яёәғқңөұүһіА-ЯЁӘҒҚҢӨҰҮҺІ\-]*(?:\.[А-ЯЁ]\.?)?")
 _CJK_NAME = re.compile(r"[\u4e00-\u9fff·・•\u30fb]+")
 _NAME_PARTICLES = frozenset(
     {
@@ -389,7 +389,7 @@ def _latin_name_after(s: str, pack: Pack) -> str | None:
             break
         tok = m2.group(0).strip()
         bare = tok.rstrip(".,’'")
-        if tok.lower().rstrip("- ") in _NAME_PARTICLES:
+        if tok.lower().rstrip("- ") in _NAME_PARTICLES and not (tok[:1].isupper() and not tokens):
             if not tokens:
                 break
             tokens.append(tok.rstrip(" "))
@@ -432,6 +432,18 @@ def _latin_name_before(s: str, pack: Pack) -> str | None:
     if not toks or len(toks) != len(m.group(1).split()):
         return None
     return " ".join(toks)
+
+
+def _strip_case_ending(name: str, pack: Pack) -> str:
+    """A name without the case ending of its last word ("Ван Имен" -> "Ван И", "Көшербаевпен" ->
+    "Көшербаев"), for packs that list the endings; the stem keeps at least two letters."""
+    words = name.split()
+    last = words[-1]
+    for end in sorted((str(x) for x in pack.raw.get("name_suffixes") or []), key=len, reverse=True):
+        if last.endswith(end) and len(last) - len(end) >= 1 and (len(words) > 1 or len(last) - len(end) >= 3):
+            words[-1] = last[: -len(end)]
+            break
+    return " ".join(words)
 
 
 def _ru_name_after(s: str, pack: Pack) -> str | None:
@@ -830,7 +842,9 @@ def _people(
             country, org = out[-1].country, out[-1].org
         printed = name
         canon = name
-        if name and pack.script == "cyrillic":
+        if name and pack.raw.get("name_suffixes"):
+            canon = _strip_case_ending(name, pack)
+        elif name and pack.script == "cyrillic":
             canon = " ".join(_ru_nominative(t) for t in name.split())
         person = _Person(s, e, role, title, country, org, canon, printed)
         person.end_name = e
@@ -1009,12 +1023,24 @@ def _location(
                     prep = pr
             elif before.endswith(pr):
                 prep = pr
-        if prep is None:
+        if prep is None and not _locative(sentence, rel, p, pack):
             continue
         if p.kind == "city":
             return p.code, p.country
         return None, p.code
     return None, None
+
+
+def _locative(sentence: str, rel: int, p: Mention, pack: Pack) -> bool:
+    """A place name carrying a locative ending ("Бейжіңде", "Pekinda", "Ankara'da"), for the packs that
+    list them (`place_suffixes`; an ending with an apostrophe must follow the name as printed)."""
+    suffixes = pack.raw.get("place_suffixes") or ()
+    if not suffixes:
+        return False
+    rest = sentence[rel + len(p.text) : rel + len(p.text) + 6]
+    word = p.text + (re.match(r"[\w'’]*", rest) or re.match("", "")).group(0)  # type: ignore[union-attr]
+    low = word.lower().replace("’", "'")
+    return any(low.endswith(str(x)) and len(low) > len(str(x)) + 2 for x in suffixes)
 
 
 def _topics(text: str) -> tuple[str, ...]:

@@ -59,7 +59,7 @@ class Mention:
 def _script_of(lang: str) -> str:
     if lang in ("zh", "ja"):
         return "cjk"
-    if lang == "ru":
+    if lang in ("ru", "kk"):
         return "cyrillic"
     return "latin"
 

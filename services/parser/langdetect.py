@@ -15,6 +15,7 @@ from services.parser.packs import available_languages, load_pack
 __all__ = ["detect_language"]
 
 _WORD = re.compile(r"[^\W\d_]+")
+_KAZAKH = frozenset("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 
 
 @functools.cache
@@ -30,7 +31,7 @@ def _latin_stopwords() -> dict[str, frozenset[str]]:
 def detect_language(text: str, default: str | None = None) -> str | None:
     """ISO 639-1 code of the dominant language of ``text`` (``default`` when there are no letters)."""
     sample = text[:4000]
-    han = kana = cyr = latin = arab = 0
+    han = kana = cyr = latin = arab = kazakh = 0
     for ch in sample:
         o = ord(ch)
         if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF:
@@ -39,6 +40,8 @@ def detect_language(text: str, default: str | None = None) -> str | None:
             kana += 1
         elif 0x0400 <= o <= 0x04FF:
             cyr += 1
+            if ch in _KAZAKH:
+                kazakh += 1
         elif 0x0620 <= o <= 0x064A or 0x066E <= o <= 0x06D3:
             arab += 1
         elif ch.isalpha() and o < 0x250:
@@ -51,6 +54,8 @@ def detect_language(text: str, default: str | None = None) -> str | None:
     # a Han character carries about as much as a Latin word; weigh it accordingly
     scores = {"zh": han * 3.0, "ru": float(cyr), "ar": float(arab), "latin": float(latin)}
     best = max(scores, key=lambda k: scores[k])
+    if best == "ru" and kazakh >= 3 and kazakh >= 0.02 * cyr:
+        return "kk"  # letters Russian does not have: ә ғ қ ң ө ұ ү һ і
     if best != "latin":
         return best
     words = [w.lower() for w in _WORD.findall(sample)]

@@ -197,7 +197,26 @@ _RU_ENDINGS = (
     "ь",
 )
 _TRANSLIT_FOLD = str.maketrans(
-    {"ё": "е", "ß": "ss", "ø": "o", "đ": "d", "ł": "l", "ı": "i", "æ": "ae", "œ": "oe"}
+    {
+        "ё": "е",
+        "ß": "ss",
+        "ø": "o",
+        "đ": "d",
+        "ł": "l",
+        "ı": "i",
+        "æ": "ae",
+        "œ": "oe",
+        # Kazakh (and Ukrainian і) letters to the Russian spelling the registry's Cyrillic variants use
+        "ә": "а",
+        "ғ": "г",
+        "қ": "к",
+        "ң": "н",
+        "ө": "о",
+        "ұ": "у",
+        "ү": "у",
+        "һ": "х",
+        "і": "и",
+    }
 )
 
 

@@ -101,6 +101,8 @@ def test_pack_finditer_equals_the_unfiltered_scan(language: str) -> None:
         "El canciller se reunió con el presidente y el primer ministro; llamada telefónica con su homólogo.",
         "Außenministerin und Bundeskanzler trafen sich mit dem Präsidenten; Telefonat mit dem Amtskollegen.",
         "Dışişleri Bakanı ve Cumhurbaşkanı, mevkidaşı ile telefonda görüştü; Başbakan kabul etti.",
+        "Tashqi ishlar vaziri Prezident bilan uchrashdi; Bosh vazir telefon orqali suhbatlashdi.",
+        "Сыртқы істер министрі Президентпен кездесті; Премьер-министр телефон арқылы сөйлесті.",
         "التقى وزير الخارجية ورئيس الوزراء مع الرئيس، وأجرى اتصالا هاتفيا مع نظيره.",
     ]
     found = 0

@@ -28,10 +28,10 @@ def _article(a: dict[str, Any]) -> Article:
 
 def test_golden_cover_every_language_and_negative_case() -> None:
     names = {p.stem for p in CASES}
-    for lang in ("en", "ru", "zh", "fr", "ja", "es", "de", "ar", "tr"):
+    for lang in ("en", "ru", "zh", "fr", "ja", "es", "de", "ar", "tr", "kk", "uz"):
         assert any(n.startswith(lang + "_") for n in names)
     # each newer pack: a meeting, a phone call, an announcement and a condolence message
-    for lang in ("es", "de", "ar", "tr"):
+    for lang in ("es", "de", "ar", "tr", "kk", "uz"):
         assert {f"{lang}_talks", f"{lang}_phone", f"{lang}_planned", f"{lang}_condolences"} <= names
     assert {"en_condolences", "en_press", "en_planned", "zh_condolence", "zh_planned", "ru_planned"} <= names
     assert "zh_traditional" in names

@@ -20,6 +20,7 @@ from services.parser.langdetect import detect_language
         ("Die Außenministerin traf sich mit ihrem Amtskollegen und sprach über die Lage.", "de"),
         ("Le ministre a reçu son homologue pour un entretien sur la coopération.", "fr"),
         ("Dışişleri Bakanı, mevkidaşı ile bir araya geldi ve ilişkiler için görüştü.", "tr"),
+        ("Сыртқы істер министрі әріптесімен кездесті және екіжақты қатынастарды талқылады.", "kk"),
         ("التقى وزير الخارجية مع نظيره في الرياض (Riyadh) لبحث العلاقات.", "ar"),
     ],
 )
