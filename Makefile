@@ -27,6 +27,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-browser.sh
 	$(MAKE) --no-print-directory lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider tests
 

@@ -22,6 +22,7 @@ from services.api.filters import BadParameter
 from services.api.ratelimit import RateLimiter
 from services.core.settings import Settings, get_settings
 from services.fetcher import websub
+from services.web import routes as web_routes
 
 __all__ = ["create_app"]
 
@@ -105,4 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ops.router)
     # The WebSub callback (GET verification, POST content): services.fetcher.websub.
     app.include_router(websub.router_for(settings))
+    # The dashboard (services.web): pages at /, /network, /person, /sources, /alerts; assets under /static.
+    web_routes.install(app)
     return app

@@ -13,14 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from services.api.filters import Cursor, MeetingFilter
-from services.store.models import DocumentRow, MeetingRow, MeetingSourceRow, SourceRow
+from services.store.models import (
+    ChangeLogRow,
+    DeliveryRow,
+    DocumentRow,
+    MeetingRow,
+    MeetingSourceRow,
+    OutboxRow,
+    SourceRow,
+)
 from services.store.repository import MeetingRepository
 
-__all__ = ["ApiRepository", "MeetingView", "SourceHealth"]
+__all__ = ["ApiRepository", "DeliveryView", "MeetingView", "SourceActivity", "SourceHealth"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,35 @@ class SourceHealth:
     last_error: str | None
     documents: dict[str, int]
     meetings: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceActivity:
+    """What a source brought in lately: its newest document, documents since a day, the scheduler's rate."""
+
+    last_item_at: datetime | None
+    items_since: int
+    rate_per_week: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """One alert delivery with the outbox event it carries."""
+
+    id: int
+    outbox_id: str
+    aggregate_id: str
+    type: str
+    channel_key: str
+    kind: str
+    rules: list[str]
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    created_at: datetime
 
 
 def _bounded() -> ColumnElement[str]:
@@ -213,3 +250,97 @@ class ApiRepository:
         row.updated_at = now
         self.session.flush()
         return True
+
+    # --- dashboard (services.web) ---------------------------------------------------------------------
+
+    def party_counts(self, f: MeetingFilter) -> list[tuple[str, int]]:
+        """``(parties, meetings)`` per distinct ``parties`` value of the meetings matching ``f``: who meets
+        whom, counted in SQL without reading a single record."""
+        stmt = (
+            select(MeetingRow.parties, func.count())
+            .where(and_(true(), *self._where(f)))
+            .group_by(MeetingRow.parties)
+            .order_by(MeetingRow.parties)
+        )
+        return [(str(parties), int(n)) for parties, n in self.session.execute(stmt).all()]
+
+    def change_cursor(self) -> int:
+        """The newest ``change_log`` id (0 when empty): where a live view starts listening."""
+        return int(self.session.scalar(select(func.max(ChangeLogRow.id))) or 0)
+
+    def changed_meetings(self, after_id: int, limit: int = 500) -> tuple[list[str], int]:
+        """The meetings changed by the first ``limit`` ``change_log`` entries after ``after_id`` (in commit
+        order, each once) and the id of the last entry read (``after_id`` when there is none)."""
+        rows = self.session.execute(
+            select(ChangeLogRow.id, ChangeLogRow.aggregate_id)
+            .where(ChangeLogRow.id > after_id)
+            .order_by(ChangeLogRow.id)
+            .limit(limit)
+        ).all()
+        ids = list(dict.fromkeys(str(aggregate) for _, aggregate in rows))
+        return ids, int(rows[-1][0]) if rows else after_id
+
+    def meetings_by_ids(self, meeting_ids: Sequence[str], f: MeetingFilter) -> list[MeetingView]:
+        """Those of ``meeting_ids`` that match ``f`` (retracted ones never do), newest first."""
+        if not meeting_ids:
+            return []
+        stmt = (
+            select(MeetingRow)
+            .where(MeetingRow.id.in_(list(meeting_ids)), *self._where(f))
+            .order_by(MeetingRow.date.is_(None), MeetingRow.date.desc(), MeetingRow.id.desc())
+        )
+        return self._views(list(self.session.scalars(stmt)))
+
+    def source_activity(self, since: datetime) -> dict[str, SourceActivity]:
+        """Per source: its newest document (when first seen), its documents first seen since ``since``,
+        and the publishing rate the scheduler keeps (``rate_per_week``, None when unknown)."""
+        docs = self.session.execute(
+            select(
+                DocumentRow.source_id,
+                func.max(DocumentRow.created_at),
+                func.sum(case((DocumentRow.created_at >= since, 1), else_=0)),
+            )
+            .where(DocumentRow.source_id.is_not(None))
+            .group_by(DocumentRow.source_id)
+        ).all()
+        latest = {str(sid): (last, int(n or 0)) for sid, last, n in docs}
+        out: dict[str, SourceActivity] = {}
+        for sid, rate in self.session.execute(select(SourceRow.id, SourceRow.rate_per_week)).all():
+            last, n = latest.get(str(sid), (None, 0))
+            out[str(sid)] = SourceActivity(last, n, float(rate) if rate is not None else None)
+        return out
+
+    def recent_deliveries(self, limit: int = 50) -> list[DeliveryView]:
+        """The newest alert deliveries (by creation, then id) with their outbox event."""
+        rows = self.session.execute(
+            select(DeliveryRow, OutboxRow.aggregate_id, OutboxRow.type)
+            .join(OutboxRow, OutboxRow.id == DeliveryRow.outbox_id)
+            .order_by(DeliveryRow.created_at.desc(), DeliveryRow.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            DeliveryView(
+                id=int(d.id),
+                outbox_id=d.outbox_id,
+                aggregate_id=str(aggregate),
+                type=str(type_),
+                channel_key=d.channel_key,
+                kind=d.kind,
+                rules=[str(r) for r in d.rules or ()],
+                status=d.status,
+                attempts=d.attempts,
+                last_status=d.last_status,
+                last_error=d.last_error,
+                next_attempt_at=d.next_attempt_at,
+                sent_at=d.sent_at,
+                created_at=d.created_at,
+            )
+            for d, aggregate, type_ in rows
+        ]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Alert deliveries by status (pending, sent, dead, dropped, disabled)."""
+        rows = self.session.execute(
+            select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
