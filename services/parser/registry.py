@@ -593,6 +593,8 @@ class Registry:
                 ROLE_RANK.get(t.role, 99),
                 OFFICE_RANK.get(t.office, 9),
                 t.distance(on),
+                # a tie (the French president is also Andorra's co-prince): the curated term first
+                0 if t.origin.startswith("curated") else 1,
             )
 
         return [self._terms[i] for i in sorted(quality, key=rank)]
