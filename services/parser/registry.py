@@ -582,7 +582,7 @@ class Registry:
         else:
             note(self._surname.get(keys[0], ()), _QUALITY_SURNAME)
 
-        def rank(i: int) -> tuple[int, int, int, int, int]:
+        def rank(i: int) -> tuple[int, int, int, int, int, int]:
             t = self._terms[i]
             if on is None:
                 recency = -(t.start.toordinal() if t.start else 0)

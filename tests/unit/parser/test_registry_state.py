@@ -26,7 +26,7 @@ def test_the_text_state_stays_when_the_name_is_partial_or_agrees() -> None:
 
 
 def test_a_curated_term_wins_a_tie_with_an_imported_one() -> None:
-    # the French president is also Andorra's co-prince (an imported Wikidata term): "President Macron" is French
+    # the French president is also Andorra's co-prince (an imported term): "President Macron" is French
     term = E._lookup("Emmanuel Macron", date(2024, 1, 1))
     assert term is not None
     assert term.country == "FRA"
