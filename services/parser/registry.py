@@ -586,7 +586,15 @@ class Registry:
             t = self._terms[i]
             if on is None:
                 recency = -(t.start.toordinal() if t.start else 0)
-                return (0, quality[i], ROLE_RANK.get(t.role, 99), OFFICE_RANK.get(t.office, 9), recency)
+                curated = 0 if t.origin.startswith("curated") else 1
+                return (
+                    0,
+                    quality[i],
+                    ROLE_RANK.get(t.role, 99),
+                    OFFICE_RANK.get(t.office, 9),
+                    recency,
+                    curated,
+                )
             return (
                 0 if t.active(on) else 1,
                 quality[i],
