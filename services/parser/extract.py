@@ -446,6 +446,10 @@ def _strip_case_ending(name: str, pack: Pack) -> str:
     return " ".join(words)
 
 
+# Arabic name particles written in Cyrillic: lower-case, between the capitalised parts of a name
+_RU_PARTICLE = re.compile(r"(бен|бин|ибн|аль|аль-|ад|ас|ан|эль|ар)\s+")
+
+
 def _ru_name_after(s: str, pack: Pack) -> str | None:
     s = s.lstrip(" ,")
     m = pack.honorific_re.match(s)
@@ -453,9 +457,17 @@ def _ru_name_after(s: str, pack: Pack) -> str | None:
         s = s[m.end() :]
     tokens: list[str] = []
     pos = 0
-    while len(tokens) < 3:
+    words = 0
+    while words < 3:
         while pos < len(s) and s[pos] == " ":
             pos += 1
+        particle = _RU_PARTICLE.match(s, pos) if tokens else None
+        if particle is not None and _CAP_RU.match(s, particle.end()):
+            # "Фейсал бен Фархан Аль Сауд", "Абдалла бин Зайед": a particle joins the next capitalised word
+            tokens.append(particle.group(1))
+            pos = particle.end()
+            words -= 1  # the particle and its word count as one
+            continue
         m2 = _CAP_RU.match(s, pos)
         if not m2:
             break
@@ -466,6 +478,7 @@ def _ru_name_after(s: str, pack: Pack) -> str | None:
             break
         tokens.append(tok)
         pos = m2.end()
+        words += 1
     return " ".join(tokens) or None
 
 
