@@ -5,7 +5,9 @@ One transaction per document (the caller commits):
 1. **Syndicated copy?** A document whose normalised text equals, or whose SimHash is within 3 bits of, an
    already stored document (``services.store.dedup``) is another URL of the same report: it joins the
    original's meetings as a source (rule ``syndicated_copy``) and changes nothing else — no new meeting, no
-   alert, whatever its own (possibly differently dated) claims say.
+   alert, whatever its own (possibly differently dated) claims say. A near copy (not the same text) must not
+   contradict the original's claims (``_claims_agree``): formulaic releases about two meetings (one
+   minister's talks with two counterparts the same day) can differ in a few words only, within 3 bits.
 2. **Each claim** goes to the meeting an operator pinned it to (rule ``pinned``), else to the meeting it is
    already linked to when that still fits (a re-store or a reparse), else where ``merge.decide`` says.
 3. **Claims the document no longer makes** (after a reparse) are unlinked; the meeting is rebuilt from its
@@ -91,8 +93,53 @@ def _find_original(uow: UnitOfWork, doc: DocumentRow) -> int | None:
             doc.simhash is not None
             and other_hash is not None
             and dedup.hamming(doc.simhash, other_hash) <= (dedup.MAX_BITS)
+            and _claims_agree(doc.claims, uow.documents.get(other_id))
         ):
             return other_id
+    return None
+
+
+def _claims_agree(claims: Sequence[dict[str, Any]] | None, original: DocumentRow | None) -> bool:
+    """Can a near copy with these claims be ``original`` under another URL?
+
+    Only claims naming two parties or more count, so a copy whose extraction found less (a teaser) still
+    joins. When both documents have such claims, they name the same parties; and when both were published
+    within a day of each other, the same days too (within a day): a copy's date may differ from its
+    original's only through a relative date ("yesterday") read against a later publication.
+    """
+    mine, theirs = _claim_days(claims), _claim_days(original.claims if original else None)
+    if not mine or not theirs:
+        return True
+    if set(mine) != set(theirs):
+        return False
+    ours, its = _published(claims), _published(original.claims if original else None)
+    if ours is None or its is None or abs((ours - its).days) > merge.MAX_DAY_GAP:
+        return True
+    return all(
+        any(abs((a - b).days) <= merge.MAX_DAY_GAP for a in mine[key] for b in theirs[key])
+        for key in mine
+        if mine[key] and theirs[key]
+    )
+
+
+def _claim_days(records: Sequence[dict[str, Any]] | None) -> dict[str, set[date]]:
+    days: dict[str, set[date]] = {}
+    for record in records or []:
+        facts = merge.facts_of(record, "")
+        if len(facts.parties) >= 2:
+            days.setdefault(facts.parties_key, set()).update([facts.date] if facts.date else [])
+    return days
+
+
+def _published(records: Sequence[dict[str, Any]] | None) -> date | None:
+    for record in records or []:
+        for source in record.get("sources") or []:
+            value = source.get("published_at")
+            if value:
+                try:
+                    return date.fromisoformat(str(value)[:10])
+                except ValueError:
+                    return None
     return None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from services.alerts.rules import parse_rules
 from services.core.db import session_factory
 from services.core.settings import Settings
+from services.store.dedup import MAX_BITS, fingerprint, hamming
 from services.store.export import iter_changed
 from services.store.ingest import fingerprint_document, split_source, store_document
 from services.store.models import DocumentRow, MeetingRow
@@ -174,6 +175,71 @@ def test_syndicated_copy_is_one_report(uow: UnitOfWork) -> None:
     rules = [s["merge_rule"] for s in uow.meetings.public_record(meetings[0])["sources"]]
     assert rules == ["new", "syndicated_copy"]
     assert uow.outbox.count() == 1
+
+
+def test_formulaic_releases_of_two_meetings_are_not_copies(uow: UnitOfWork) -> None:
+    # Found by bench/soak.py: two ministries' releases about their ministers' talks with the same counterpart
+    # on the same day differ in a few words, and their SimHashes came within 3 bits.
+    def text(state: str, name: str) -> str:
+        return (
+            f"LONDON, 18 November 2026. Minister of Foreign Affairs of {state} {name} held talks with "
+            "Minister of Foreign Affairs of the United Kingdom Yvette Cooper in London on 18 November 2026.\n"
+            "The sides discussed bilateral cooperation in trade, energy and transport, as well as current "
+            "international issues."
+        )
+
+    ru_text, pk_text = text("Russia", "Sergey Lavrov"), text("Pakistan", "Ishaq Dar")
+    assert hamming(fingerprint(ru_text).simhash, fingerprint(pk_text).simhash) <= MAX_BITS
+    gbr = person("GBR", "yvette-cooper", "Yvette Cooper")
+    ru = add_doc(
+        uow, "https://ru.example/1", [claim("2026-11-18", [person("RUS", "Q58217"), gbr])], text=ru_text
+    )
+    pk = add_doc(
+        uow, "https://pk.example/1", [claim("2026-11-18", [person("PAK", "ishaq-dar"), gbr])], text=pk_text
+    )
+    store(uow, ru)
+    result = store(uow, pk)
+    assert result.copy_of is None
+    assert result.events == 1
+    assert sorted(m.parties for m in live_meetings(uow)) == ["GBR|PAK", "GBR|RUS"]
+    # A copy whose own extraction names fewer parties (a teaser) still joins its original.
+    teaser = add_doc(uow, "https://agency.example/2", [], text="AGENCY. " + ru_text)
+    assert store(uow, teaser).copy_of == ru
+
+
+def test_formulaic_releases_of_one_pair_on_two_days_are_not_copies(uow: UnitOfWork) -> None:
+    # Found by bench/soak.py: one ministry's releases about two rounds of talks five days apart, published the
+    # same day, differ in the date only. A copy's date may differ only when it was published on another day.
+    def text(day: int) -> str:
+        return (
+            f"ТОКИО, {day} ноября 2026 года. Министр иностранных дел Азербайджана Джейхун Байрамов и министр "
+            "иностранных дел Японии Тосимицу Мотэги провели переговоры в Токио.\nСтороны обсудили вопросы "
+            "двустороннего сотрудничества в торгово-экономической и транспортной сферах, а также актуальные "
+            "международные вопросы."
+        )
+
+    assert hamming(fingerprint(text(20)).simhash, fingerprint(text(25)).simhash) <= MAX_BITS
+    people = [person("AZE", "Q4276460"), person("JPN", "Q1064916")]
+
+    def release(url: str, day: int, published: str) -> dict[str, Any]:
+        record = claim(f"2026-11-{day}", people, url=url)
+        record["sources"][0]["published_at"] = published
+        return record
+
+    url1, url2 = "https://az.example/1", "https://az.example/2"
+    first = add_doc(uow, url1, [release(url1, 25, "2026-11-28")], text(25))
+    second = add_doc(uow, url2, [release(url2, 20, "2026-11-28")], text(20))
+    store(uow, first)
+    assert store(uow, second).copy_of is None
+    assert sorted(str(m.date) for m in live_meetings(uow)) == ["2026-11-20", "2026-11-25"]
+    # The same wording reprinted three days later, its "date" read against the reprint's own day: a copy.
+    late = add_doc(
+        uow,
+        "https://agency.example/3",
+        [release("https://agency.example/3", 28, "2026-12-01")],
+        "АГЕНТСТВО. " + text(25),
+    )
+    assert store(uow, late).copy_of == first
 
 
 def test_reparse_unlinks_withdrawn_claims_and_retracts_empty_meetings(uow: UnitOfWork) -> None:
