@@ -1801,22 +1801,48 @@ def _country_role(p: _Person, pack: Pack) -> str:
     return p.role
 
 
+_HELD_BY_REGISTRY = frozenset({"head_of_state", "head_of_government", "foreign_minister"})
+
+
+def _office_holder(country: str | None, role: str, on: date | None) -> Any:
+    """Who held that office that day, for a participant identified by title alone ("the Chinese Foreign
+    Minister" on 2025-10-28 is Wang Yi); None when the registry does not know (or the day is unknown)."""
+    reg = _registry()
+    if reg is None or country is None or on is None or role not in _HELD_BY_REGISTRY:
+        return None
+    try:
+        return reg.holder(country, role, on, max_stale_days=400)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _to_claim(
     c: _Claim, platforms: tuple[str, ...], topics: tuple[str, ...], text: str, pack: Pack
 ) -> MeetingClaim:
-    parts = tuple(
-        Participant(
-            role=_country_role(p, pack),
-            name=p.name,
-            name_as_printed=p.name_printed,
-            title=p.title,
-            country=p.country,
-            org=p.org,
-            person_id=p.person_id,
-            aliases=p.aliases,
+    people: list[Participant] = []
+    for p in c.people:
+        role = _country_role(p, pack)
+        name, person_id, aliases = p.name, p.person_id, p.aliases
+        if name is None:
+            term = _office_holder(p.country, role, c.day)
+            if term is not None:
+                # the holder's names in every script the registry has (the article's own included)
+                name, person_id = str(term.name), getattr(term, "person_id", None)
+                aliases = tuple(str(v) for v in getattr(term, "variants", ()) if str(v) != name)
+                p.person_id = person_id  # shown by --explain
+        people.append(
+            Participant(
+                role=role,
+                name=name,
+                name_as_printed=p.name_printed,
+                title=p.title,
+                country=p.country,
+                org=p.org,
+                person_id=person_id,
+                aliases=aliases,
+            )
         )
-        for p in c.people
-    )
+    parts = tuple(people)
     visit: dict[str, str | None] | None = None
     if c.mode == "in_person" and c.loc_country and pack.visit_re.search(text):
         visitors = [p.party for p in c.people if p.party and p.party != c.loc_country]

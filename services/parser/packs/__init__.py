@@ -230,7 +230,10 @@ def _compile(raw: dict[str, Any]) -> Pack:
         first_person_re=re.compile(wrap(_alt(fp))),
         title_re=re.compile(wrap(_alt(all_titles)), flags),
         title_roles=title_roles,
-        honorific_re=re.compile(r"^(?:\s*(?:" + _alt(raw.get("honorifics") or []) + r")\s*)+"),
+        # a whole word only in spaced scripts: "Sir" is not the start of "Sirojiddin"
+        honorific_re=re.compile(
+            r"^(?:\s*(?:" + _alt(raw.get("honorifics") or []) + (r")(?!\w)\s*)+" if bounded else r")\s*)+")
+        ),
         not_names=frozenset(str(x) for x in raw.get("not_names") or []),
         months=months,
         weekdays=wd,
