@@ -8,7 +8,8 @@ Policy, in the order it applies to one delivery:
    document is marked dead, a source broken. The count is reset when the task completes.
 2. **Unit of work.** ``self.uow()`` gives the task its session; follow-up tasks deferred in it are sent only
    after it commits: to Celery (distributed) or to the in-process ``LOCAL_QUEUE`` (embedded), the same
-   functions either way.
+   functions either way. A broker that is down at that moment loses the message, not the committed work:
+   the dispatcher's sweeps send the next step again (a stalled document, the source's next slot).
 3. **Retries.** Transient errors (database connection, HTTP transport, transient ``FetchError``) are retried
    with exponential backoff and full jitter, capped below the broker's visibility timeout (a delayed message
    held past it would be delivered twice). Retries exhausted, or any other error: ``dead_letter`` with the
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 import httpx
 from celery import Task
 from celery.exceptions import Retry
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.core.db import session_factory
@@ -178,7 +180,15 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
             app = app_for(settings)
 
             def send(name: str, args: tuple[Any, ...]) -> None:
-                app.send_task(name, args=list(args))
+                try:
+                    app.send_task(name, args=list(args))
+                except BrokerError as exc:
+                    # Sent after the commit: the work is done and kept, only the next step's message is
+                    # lost. Failing the task now would dead-letter work that succeeded, and a retry needs the
+                    # same broker; the sweeps send it again instead (``stages.dispatch_due``: a document's
+                    # next stage after stale_after_s, a poll at the source's next slot; a delivery when its
+                    # relay lease ends).
+                    log.warning("broker unreachable: %s%s not sent, a sweep re-sends it: %s", name, args, exc)
 
             return send
         return LOCAL_QUEUE.send
@@ -211,11 +221,14 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
 
     def _run_with_policy(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         settings = self.settings
-        count = self._count_delivery(args, +1)
-        if count is not None and count > settings.max_deliveries:
-            self._dead_letter(args, f"gave up after {count - 1} deliveries (max_deliveries)", count - 1)
-            return None
+        count: int | None = None
         try:
+            # Inside the policy: a database that is down when the task starts is a transient error like
+            # any other (retried), not a failure that acknowledges and drops the message.
+            count = self._count_delivery(args, +1)
+            if count is not None and count > settings.max_deliveries:
+                self._dead_letter(args, f"gave up after {count - 1} deliveries (max_deliveries)", count - 1)
+                return None
             result = super().__call__(*args, **kwargs)
         except Retry:
             raise
@@ -236,7 +249,13 @@ class PipelineTask(Task):  # type: ignore[misc]  # celery is untyped
             log.exception("%s%s failed; moved to dead_letter", self.name, list(args))
             self._dead_letter(args, f"{type(exc).__name__}: {exc}", count or 1)
             return None
-        self._count_delivery(args, 0)
+        try:
+            self._count_delivery(args, 0)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The work is committed; a count left standing only brings max_deliveries nearer.
+            log.warning("%s%s: done, delivery count not reset: %s", self.name, list(args), exc)
         return result
 
     def _count_delivery(self, args: tuple[Any, ...], step: int) -> int | None:
