@@ -238,6 +238,12 @@ class _NameMatcher:
                 cands.sort(key=lambda w: -sum(len(x) for x in w))
         # most words of a sentence cannot start a name: one set look-up rules them out
         self.initials = frozenset(k[0] for table in (self.first, self.stems) for k in table)
+        # the words that can start a name, found by the regex engine rather than a loop over every word
+        self._starts = re.compile(
+            r"(?<!\w)[" + "".join(re.escape(c) for c in sorted(self.initials)) + r"]\w*"
+            if self.initials
+            else r"(?!)"
+        )
 
     def finditer(self, text: str) -> list[tuple[int, str]]:
         """Non-overlapping (start, matched text) pairs, left to right."""
@@ -254,13 +260,11 @@ class _NameMatcher:
                     i += 1
             return out
         pos = 0
-        for w in _WORD.finditer(text):
+        for w in self._starts.finditer(text):
             start = w.start()
             if start < pos:
                 continue
             word = w.group(0)
-            if word[0] not in self.initials:
-                continue
             end = self._match_at(text, start, self.first.get(word, ()))
             if end < 0:
                 for k in range(len(word), 2, -1):
