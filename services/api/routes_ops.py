@@ -1,22 +1,26 @@
-"""``/healthz`` (database and broker reachable) and ``/metrics`` (Prometheus text format)."""
+"""``/healthz`` (database and broker reachable), ``/metrics`` (Prometheus text format) and ``/api/status``
+(the operator's summary, the data of ``communique status``: ``services.store.status``)."""
 
 from __future__ import annotations
 
 import socket
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.api.repository import ApiRepository
-from services.api.schemas import Health
+from services.api.schemas import Health, StatusOut
 from services.core.db import session_factory
 from services.core.settings import Settings
+from services.store.status import health_summary
+from services.store.uow import UnitOfWork
 
-__all__ = ["check_broker", "render", "router"]
+__all__ = ["check_broker", "render", "router", "status"]
 
 router = APIRouter(tags=["operations"])
 BROKER_TIMEOUT_S = 2.0
@@ -98,3 +102,17 @@ def render(database_url: str) -> tuple[bytes, str]:
 def metrics(request: Request) -> Response:
     body, content_type = render(request.app.state.settings.database_url)
     return Response(body, media_type=content_type)
+
+
+@router.get(
+    "/api/status",
+    response_model=StatusOut,
+    summary="Operator summary: sources by state, broken sources, dead letters, backlog",
+)
+def status(
+    request: Request,
+    recent: Annotated[int, Query(ge=0, le=100, description="dead letters to list")] = 10,
+) -> Any:
+    settings: Settings = request.app.state.settings
+    with UnitOfWork(session_factory(settings.database_url)) as uow:
+        return health_summary(uow, datetime.now(UTC), recent=recent)

@@ -24,6 +24,7 @@ __all__ = [
     "SourceHealthOut",
     "SourceList",
     "SourceRef",
+    "StatusOut",
 ]
 
 
@@ -152,3 +153,64 @@ class Health(BaseModel):
     database: str
     broker: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- GET /api/status (services.store.status.health_summary) -----------------------------------------------
+
+
+class BrokenSourceOut(BaseModel):
+    id: str
+    url: str | None
+    since: datetime | None = Field(description="when the source turned broken (its source.broken event)")
+    last_error: str | None
+    consecutive_errors: int
+    consecutive_empty: int
+    last_success_at: datetime | None
+
+
+class SourceStates(BaseModel):
+    total: int
+    states: dict[str, int] = Field(description="sources per state: ok, failing, broken, disabled")
+    broken: list[BrokenSourceOut]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    task: str
+    args: list[Any]
+    error: str
+    attempts: int
+    at: datetime
+
+
+class DeadLetters(BaseModel):
+    count: int = Field(description="task deliveries given up (poison messages, retries exhausted)")
+    deliveries_dead: int = Field(description="alert deliveries given up")
+    recent: list[DeadLetterOut] = Field(description="the most recent dead letters, newest first")
+
+
+class DocumentBacklog(BaseModel):
+    fetch: int
+    parse: int
+    store: int
+
+
+class DeliveryBacklog(BaseModel):
+    pending: int
+    due: int
+    retrying: int
+    held: int = Field(description="deliveries held back for a disabled (410) endpoint")
+    oldest_pending_at: datetime | None
+
+
+class Backlog(BaseModel):
+    documents: DocumentBacklog
+    deliveries: DeliveryBacklog
+
+
+class StatusOut(BaseModel):
+    generated_at: datetime
+    attention: list[str] = Field(description="what needs the operator, in words; empty when healthy")
+    sources: SourceStates
+    dead_letters: DeadLetters
+    backlog: Backlog

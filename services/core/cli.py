@@ -490,7 +490,7 @@ def _test_saved_listing(source: Any, page: Path, limit: int) -> bool:
     them. False when the page is neither (an article page: the caller extracts it)."""
     from services.fetcher.feeds import FeedError, read_feed
     from services.fetcher.http import decode_text
-    from services.fetcher.listing import ListingEmpty, next_page_url, parse_listing
+    from services.fetcher.listing import ListingEmpty, ListingUnreadable, next_page_url, parse_listing
 
     body = page.read_bytes()
     base = source.url
@@ -505,6 +505,8 @@ def _test_saved_listing(source: Any, page: Path, limit: int) -> bool:
         html = decode_text(body)
         try:
             items = parse_listing(html, base, source.list)
+        except ListingUnreadable as exc:
+            raise click.ClickException(f"{page}: {exc}") from exc
         except ListingEmpty as exc:
             if source.article is None or not source.article.body:
                 raise click.ClickException(f"{page}: {exc}") from exc
@@ -680,3 +682,23 @@ def endpoints_enable(endpoint: str, resend: bool) -> None:
             raise click.ClickException(f"{key} is not a disabled endpoint (see `communique endpoints list`)")
         uow.commit()
     click.echo(json.dumps({"enabled": key, "requeued": requeued}), err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option(
+    "--recent", type=click.IntRange(0, 1000), default=10, show_default=True, help="Dead letters to list."
+)
+def status(as_json: bool, recent: int) -> None:
+    """Operator health summary: sources by state (the broken ones listed), dead letters (the most recent
+    ones listed), and the backlog of documents and alert deliveries (same data as GET /api/status)."""
+    from services.core.db import session_factory
+    from services.store.status import as_json as summary_json
+    from services.store.status import health_summary, render_text
+    from services.store.uow import UnitOfWork
+
+    settings = _settings()
+    _database_ready(settings)
+    with UnitOfWork(session_factory(settings.database_url)) as uow:
+        summary = health_summary(uow, datetime.now(UTC), recent=recent)
+    click.echo(summary_json(summary) if as_json else render_text(summary))

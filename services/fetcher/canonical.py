@@ -2,7 +2,8 @@
 
 The heuristic (``canonical_url``):
 
-* scheme and host are lower-cased, a trailing dot on the host is dropped, IDN hosts become punycode;
+* scheme and host are lower-cased, a trailing dot on the host is dropped, IDN hosts become punycode (a
+  non-ASCII host that is not a valid IDN is percent-encoded, in lower case);
 * user info (``user:pass@``) is dropped: it never identifies a document and must not be stored;
 * default ports (80 for http, 443 for https) are removed;
 * the fragment is removed (it never reaches the server);
@@ -97,7 +98,9 @@ def _host(hostname: str) -> str:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
-            host = _quote(host, safe="")
+            # Not a valid IDN: percent-encode it, in lower case like any host (urlsplit lower-cases the host
+            # it reads back, so upper-case escapes would not survive a second pass).
+            host = _quote(host, safe="").lower()
     return host
 
 

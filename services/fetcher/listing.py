@@ -16,7 +16,9 @@ Heuristics of ``parse_listing``:
   time.
 
 A page where ``sel.item`` matches nothing raises ``ListingEmpty``, so the caller can count misses and mark the
-source broken after several in a row (a redesign of the site, a block page).
+source broken after several in a row (a redesign of the site, a block page). A page the HTML parser should
+not see (nested deeper, or holding more tags, than ``services.core.markup`` allows) raises
+``ListingUnreadable``, counted as an error.
 """
 
 from __future__ import annotations
@@ -28,18 +30,23 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from services.core.markup import html_refusal
 from services.fetcher.canonical import canonical_url
 from services.fetcher.feeds import FeedItem
 from services.fetcher.http import FetchError, decode_text
 from services.fetcher.sources import ListSelectors
 
-__all__ = ["ListingEmpty", "next_page_url", "parse_listing", "parse_listing_date"]
+__all__ = ["ListingEmpty", "ListingUnreadable", "next_page_url", "parse_listing", "parse_listing_date"]
 
 DateOrder = Literal["dmy", "mdy"]  # also ListSelectors.date_order
 
 
 class ListingEmpty(FetchError):
     """The item selector matched nothing on the page."""
+
+
+class ListingUnreadable(FetchError):
+    """The page is refused before parsing (hostile markup: see ``services.core.markup``)."""
 
 
 _MONTHS: dict[str, int] = {}
@@ -124,9 +131,13 @@ def _absolute(base: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
-    url = urljoin(base, href)
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        url = urljoin(base, href)
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": a bracket in the host part ("//[x/"): not a link
         return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None  # not web, or no host ("http:foo" against an https page stays host-less)
     return canonical_url(url)
 
 
@@ -163,17 +174,27 @@ def _first(scopes: list[LexborNode], selector: str | None) -> LexborNode | None:
 
 
 def _doc(html: bytes | str) -> LexborHTMLParser:
-    return LexborHTMLParser(decode_text(html) if isinstance(html, bytes) else html)
+    text = decode_text(html) if isinstance(html, bytes) else html
+    refused = html_refusal(text)
+    if refused:
+        raise ListingUnreadable(refused)
+    return LexborHTMLParser(text)
 
 
 def _base(tree: LexborHTMLParser, base_url: str) -> str:
     base = tree.css_first("base[href]")
     href = base.attributes.get("href") if base is not None else None
-    return urljoin(base_url, href.strip()) if href else base_url
+    if not href:
+        return base_url
+    try:
+        return urljoin(base_url, href.strip())
+    except ValueError:  # an unusable <base href> ("http://[::1"): the page's own URL
+        return base_url
 
 
 def parse_listing(html: bytes | str, base_url: str, sel: ListSelectors) -> list[FeedItem]:
-    """The items of a listing page (see the module docstring). Raises ``ListingEmpty`` if none match."""
+    """The items of a listing page (see the module docstring). Raises ``ListingEmpty`` if none match,
+    ``ListingUnreadable`` for a page refused before parsing."""
     tree = _doc(html)
     base = _base(tree, base_url)
     nodes = tree.css(sel.item)

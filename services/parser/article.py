@@ -2,7 +2,9 @@
 
 Title and publication date come from the selectors, else from meta tags (Open Graph, article:published_time,
 DC.date, pubdate), else from the first ISO/Chinese date in the page. Nothing here touches the network:
-trafilatura receives the page as a string. Every failure surfaces as ``ParseError``.
+trafilatura receives the page as a string. Every failure surfaces as ``ParseError``, including a page refused
+before any parser sees it (nested deeper, or holding more tags, than ``services.core.markup`` allows: the
+HTML parser's cost grows with the square of the depth).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from services.core.domain import Article, ArticleSelectors
+from services.core.markup import html_refusal
 from services.parser.errors import ParseError
 from services.parser.langdetect import detect_language
 
@@ -152,6 +155,9 @@ def extract_article(
         src = decode_html(html)
         if not src.strip():
             raise ParseError("empty document")
+        refused = html_refusal(src)
+        if refused:
+            raise ParseError(refused)
         tree = HTMLParser(src)
         text = ""
         # title and date first: the drop list may remove their nodes from the body

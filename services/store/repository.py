@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -152,6 +152,12 @@ class SourceRepository(_Repository):
             update(SourceRow).where(SourceRow.id == source_id).values(state="broken", last_error=error)
         )
 
+    def state_counts(self) -> dict[str, int]:
+        """Sources per state; a source switched off (``enabled`` false) counts as ``disabled``."""
+        state = case((SourceRow.enabled.is_(False), "disabled"), else_=SourceRow.state)
+        rows = self.session.execute(select(state, func.count()).group_by(state)).all()
+        return {str(s): int(n) for s, n in rows}
+
 
 class DocumentRepository(_Repository):
     def add_pending(
@@ -256,6 +262,20 @@ class DocumentRepository(_Repository):
             select(DocumentRow.status, func.count()).group_by(DocumentRow.status)
         ).all()
         return {str(status): int(n) for status, n in rows}
+
+    def backlog(self) -> dict[str, int]:
+        """Documents waiting for a stage: to fetch (``pending``), to parse (fetched, parse pending), to store
+        (parsed, not stored)."""
+        fetched = DocumentRow.status == "fetched"
+        unstored = DocumentRow.stored_at.is_(None)
+        row = self.session.execute(
+            select(
+                func.count().filter(DocumentRow.status == "pending"),
+                func.count().filter(fetched, DocumentRow.parse_status == "pending"),
+                func.count().filter(fetched, DocumentRow.parse_status == "ok", unstored),
+            )
+        ).one()
+        return {"fetch": int(row[0]), "parse": int(row[1]), "store": int(row[2])}
 
     def first_seen(self, source_id: str, since: datetime) -> list[datetime]:
         """When this source's documents were first seen (created), since ``since``: the publishing rate of a
@@ -371,6 +391,17 @@ class OutboxRepository(_Repository):
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
 
+    def latest(self, type_: str, aggregate_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of ``aggregate_ids`` last got an outbox row of ``type_`` (absent: never)."""
+        if not aggregate_ids:
+            return {}
+        rows = self.session.execute(
+            select(OutboxRow.aggregate_id, func.max(OutboxRow.created_at))
+            .where(OutboxRow.type == type_, OutboxRow.aggregate_id.in_(list(aggregate_ids)))
+            .group_by(OutboxRow.aggregate_id)
+        ).all()
+        return {str(a): t for a, t in rows if t is not None}
+
 
 class DeadLetterRepository(_Repository):
     def add(self, task_name: str, args: Sequence[Any], error: str, attempts: int, now: datetime) -> None:
@@ -386,6 +417,11 @@ class DeadLetterRepository(_Repository):
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
+
+    def recent(self, limit: int) -> list[DeadLetterRow]:
+        """The ``limit`` newest dead letters, newest first."""
+        newest = (DeadLetterRow.created_at.desc(), DeadLetterRow.id.desc())
+        return list(self.session.scalars(select(DeadLetterRow).order_by(*newest).limit(limit)))
 
 
 class HostRepository(_Repository):
@@ -848,6 +884,27 @@ class DeliveryRepository(_Repository):
             select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
         ).all()
         return {str(status): int(n) for status, n in rows}
+
+    def backlog(self, now: datetime) -> dict[str, Any]:
+        """Deliveries not yet sent: pending (``due`` now, ``retrying`` after a failed attempt), ``held`` for a
+        disabled endpoint, and the creation time of the oldest pending one."""
+        pending = DeliveryRow.status == "pending"
+        row = self.session.execute(
+            select(
+                func.count().filter(pending),
+                func.count().filter(pending, DeliveryRow.next_attempt_at <= now),
+                func.count().filter(pending, DeliveryRow.attempts > 0),
+                func.count().filter(DeliveryRow.status == "disabled"),
+                func.min(DeliveryRow.created_at).filter(pending),
+            )
+        ).one()
+        return {
+            "pending": int(row[0]),
+            "due": int(row[1]),
+            "retrying": int(row[2]),
+            "held": int(row[3]),
+            "oldest_pending_at": row[4],
+        }
 
     def add_operator_event(self, event_id: str, type_: str, payload: dict[str, Any], now: datetime) -> bool:
         """An operator event (its id is deterministic, so the same event is written once) with its one

@@ -33,6 +33,7 @@ OPERATIONS = [
     ("GET", "/api/rules"),
     ("PUT", "/api/rules"),
     ("GET", "/healthz"),
+    ("GET", "/api/status"),
 ]
 # Operations with constrained parameters also get invalid ones (an unconstrained path string has none).
 NEGATIVE = {
@@ -40,6 +41,7 @@ NEGATIVE = {
     ("GET", "/feeds/meetings.atom"),
     ("GET", "/api/sources"),
     ("GET", "/api/people"),
+    ("GET", "/api/status"),
 }
 CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
     (m, p, GenerationMode.NEGATIVE) for m, p in OPERATIONS if (m, p) in NEGATIVE
