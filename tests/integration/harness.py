@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -91,18 +92,40 @@ def start_worker(env: dict[str, str], pool: str = "threads", concurrency: int = 
     return worker
 
 
-def stop_worker(worker: Worker) -> None:
-    if worker.proc.poll() is None:
-        worker.proc.terminate()
+def stop_process(proc: subprocess.Popen[str], pump: threading.Thread | None, grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; join the thread reading its output."""
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            worker.proc.wait(20)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
-            worker.proc.kill()
-            worker.proc.wait(5)
-    if worker.pump is not None:
-        worker.pump.join(5)
-    if worker.proc.stdout is not None:
-        worker.proc.stdout.close()
+            proc.kill()
+            proc.wait(5)
+    if pump is not None:
+        pump.join(5)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def stop_worker(worker: Worker) -> None:
+    stop_process(worker.proc, worker.pump)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def communique_cmd() -> list[str]:
+    """The ``communique`` command of this venv (or the CLI through this interpreter when not installed)."""
+    exe = shutil.which("communique", path=str(Path(sys.executable).parent))
+    return (
+        [exe]
+        if exe
+        else [sys.executable, "-c", "import sys; from services.core.cli import main; sys.exit(main())"]
+    )
 
 
 @dataclass

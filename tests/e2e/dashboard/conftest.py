@@ -12,10 +12,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.e2e.dashboard.seed import Seeded, seed_dashboard
+from tests.integration.harness import communique_cmd, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -53,16 +51,10 @@ def seeded(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     _empty(pg_url)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of ``communique serve`` on the seeded database."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMUNIQUE_")}
     env.update(
         COMMUNIQUE_DATABASE_URL=seeded.url,
@@ -70,12 +62,7 @@ def server(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         COMMUNIQUE_API_RATE_PER_S="0",
         PYTHONPATH=str(ROOT),
     )
-    exe = shutil.which("communique", path=str(Path(sys.executable).parent))
-    cmd = (
-        [exe]
-        if exe
-        else [sys.executable, "-c", "import sys; from services.core.cli import main; sys.exit(main())"]
-    )
+    cmd = communique_cmd()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -14,6 +13,7 @@ import pytest
 from services.alerts.channels import render, send_email
 from services.alerts.delivery import next_step
 from services.core.settings import Settings
+from tests.integration.harness import free_port
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -56,12 +56,6 @@ class Handler:
             )
         )
         return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,14 +12,9 @@ import httpx
 import pytest
 
 from tests.integration.api.seed import REPORTS, seed
+from tests.integration.harness import communique_cmd, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_communique_serve_answers(tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -35,12 +28,7 @@ def test_communique_serve_answers(tmp_path: Path, request: pytest.FixtureRequest
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMUNIQUE_")}
     env.update(COMMUNIQUE_DATABASE_URL=url, PYTHONPATH=str(ROOT))
-    exe = shutil.which("communique", path=str(Path(sys.executable).parent))
-    cmd = (
-        [exe]
-        if exe
-        else [sys.executable, "-c", "import sys; from services.core.cli import main; sys.exit(main())"]
-    )
+    cmd = communique_cmd()
     proc = subprocess.Popen(
         [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,

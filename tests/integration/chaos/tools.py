@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 import psycopg
 
 from services.core.settings import Settings
-from tests.integration.harness import Worker, wait_for
+from tests.integration.harness import Worker, free_port, stop_process, wait_for
 from tests.integration.webhook_receiver import Receiver
 
 __all__ = [
@@ -293,12 +292,6 @@ def check_alerts(url: str, settings: Settings, rx: Receiver) -> None:
 # --- a Redis server of our own --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class RedisServer:
     """``redis-server`` on a free port under a temp dir; never the system Redis. ``persist``: AOF with an
@@ -395,14 +388,4 @@ def start_beat(env: dict[str, str], workdir: Path) -> Beat:
 
 
 def stop_beat(beat: Beat) -> None:
-    if beat.proc.poll() is None:
-        beat.proc.terminate()
-        try:
-            beat.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            beat.proc.kill()
-            beat.proc.wait(5)
-    if beat.pump is not None:
-        beat.pump.join(5)
-    if beat.proc.stdout is not None:
-        beat.proc.stdout.close()
+    stop_process(beat.proc, beat.pump, grace=15)

@@ -9,9 +9,7 @@ import hashlib
 import hmac
 import os
 import secrets
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,6 @@ import httpx
 import pytest
 
 from services.core.db import dispose_engines
-from tests.integration.api.test_api_serve import free_port
 from tests.integration.fetcher_pipeline.server import Server, page, send, serve
 from tests.integration.fetcher_pipeline.test_fetcher_pipeline import (
     documents,
@@ -33,6 +30,7 @@ from tests.integration.fetcher_pipeline.test_fetcher_pipeline import (
     run,
     source_row,
 )
+from tests.integration.harness import communique_cmd, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -122,12 +120,7 @@ def api(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
         COMMUNIQUE_PUBLIC_URL=f"http://127.0.0.1:{port}",
         PYTHONPATH=str(ROOT),
     )
-    exe = shutil.which("communique", path=str(Path(sys.executable).parent))
-    cmd = (
-        [exe]
-        if exe
-        else [sys.executable, "-c", "import sys; from services.core.cli import main; sys.exit(main())"]
-    )
+    cmd = communique_cmd()
     proc = subprocess.Popen(
         [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
         cwd=tmp_path,
